@@ -1,0 +1,136 @@
+# tests/lib.sh - what every test script shares: how a case is run and
+# counted, the programs under test, and the clean-up.  Sourced, not run.
+#
+# Environment:
+#   WRITER, READER  the programs under test (default ./writer.out, ./reader.out)
+#   RUN             a prefix for every run of them, e.g. a valgrind command line
+#   CI              when "true", a case skipped for a missing tool fails instead
+
+WRITER=${WRITER:-./writer.out}
+READER=${READER:-./reader.out}
+RUN=${RUN:-}
+
+passed=0
+failed=0
+skipped=0
+number=0
+
+# Every segment this run creates is named "/$prefix"_N: the process id keeps
+# two runs apart, and the clean-up removes only these.
+prefix="shm_demo_test_$$"
+work=$(mktemp -d "${TMPDIR:-/tmp}/shm_demo_test.XXXXXX") || exit 1
+chmod 755 "$work" # other users' runs (another-user cases) must get in
+
+cleanup() {
+	rm -f /dev/shm/"$prefix"_*
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+
+# writer ARGS... / reader ARGS...: run a program under test.
+# shellcheck disable=SC2086 # RUN is a command line: split it into words
+writer() { $RUN "$WRITER" "$@"; }
+# shellcheck disable=SC2086
+reader() { $RUN "$READER" "$@"; }
+
+# The file behind segment $seg; Linux keeps POSIX shared memory in /dev/shm.
+seg_file() { echo "/dev/shm/${seg#/}"; }
+
+# check DESCRIPTION FUNCTION: run one case in a subshell with a segment name
+# of its own in $seg; the function's status decides: 0 passed, 77 skipped
+# (the reason in $work/skip), anything else failed (its output shown).
+check() {
+	number=$((number + 1))
+	seg="/${prefix}_$number"
+	rm -f "$work/skip"
+	(set -u && "$2") >"$work/log" 2>&1
+	status=$?
+	if [ "$status" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok $number - $1"
+	elif [ "$status" -eq 77 ]; then
+		skipped=$((skipped + 1))
+		echo "skip $number - $1: $(cat "$work/skip")"
+	else
+		failed=$((failed + 1))
+		echo "not ok $number - $1"
+		sed 's/^/#   /' "$work/log"
+	fi
+	rm -f "$(seg_file)"
+}
+
+# skip REASON: end the case as skipped (use as: skip "why"; return).
+skip() {
+	echo "$1" >"$work/skip"
+	return 77
+}
+
+# need COMMAND: skip the case if COMMAND is missing, but fail it under CI,
+# which installs every tool the tests use.
+need() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	if [ "${CI:-}" = true ]; then
+		echo "$1 is missing, and CI must run this case"
+		return 1
+	fi
+	skip "$1 is not installed"
+}
+
+# expect STATUS COMMAND...: run COMMAND, keep its output in $work/out and
+# $work/err, and fail unless it exits with STATUS.
+expect() {
+	want=$1
+	shift
+	"$@" >"$work/out" 2>"$work/err"
+	got=$?
+	[ "$got" -eq "$want" ] && return 0
+	echo "expected exit status $want, got $got from: $*"
+	sed 's/^/stderr: /' "$work/err"
+	return 1
+}
+
+# said TEXT: fail unless the last expect's standard error contains TEXT.
+said() {
+	grep -F -q -e "$1" "$work/err" && return 0
+	echo "standard error lacks \"$1\"; it was:"
+	cat "$work/err"
+	return 1
+}
+
+# printed FILE: fail unless the last expect's standard output equals FILE.
+printed() {
+	cmp "$1" "$work/out" && return 0
+	echo "standard output differs from $1"
+	return 1
+}
+
+# silent: fail unless the last expect printed nothing on standard output.
+silent() {
+	[ ! -s "$work/out" ] && return 0
+	echo "standard output should be empty, but holds:"
+	od -c "$work/out" | head -n 5
+	return 1
+}
+
+# present / absent: fail unless segment $seg exists / does not exist.
+present() {
+	[ -e "$(seg_file)" ] && return 0
+	echo "segment $seg should exist, but does not"
+	return 1
+}
+absent() {
+	[ ! -e "$(seg_file)" ] && return 0
+	echo "segment $seg should be gone, but is there"
+	return 1
+}
+
+# summary: the last line, and the exit status.
+summary() {
+	if [ "$skipped" -gt 0 ]; then
+		echo "$passed passed, $failed failed, $skipped skipped"
+	else
+		echo "$passed passed, $failed failed"
+	fi
+	[ "$failed" -eq 0 ]
+}

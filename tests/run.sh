@@ -1,0 +1,294 @@
+#!/bin/sh
+# tests/run.sh - the promises of writer.out and reader.out, one case each.
+# Run from the top of the repository after building: make test.
+# Prints "ok N - ...", "not ok N - ..." or "skip N - ..." for each case and
+# "P passed, F failed" (", S skipped") last; exits 1 if any case failed.
+# Linux only: the cases look at the segments' files in /dev/shm.
+
+. tests/lib.sh
+
+# What the cases compare against, written out here, not taken from a run.
+printf 'Hello from the writer, through POSIX shared memory!\n' >"$work/default"
+printf 'one two  three\n' >"$work/words"
+printf 'first line\nsecond line, no newline at the end' >"$work/text"
+printf '\000\001\002\377\000binary\000\n\000' >"$work/binary"
+: >"$work/empty"
+
+# The header is an unsigned int and a size_t: 8 bytes on 32-bit, 16 on 64-bit.
+word=$(($(getconf LONG_BIT) / 8))
+header=$((word * 2))
+
+# bytes N: N bytes of "x" on standard output.
+bytes() { head -c "$1" /dev/zero | tr '\0' x; }
+
+# poke OFFSET TEXT: overwrite bytes of segment $seg in place with printf TEXT.
+poke() {
+	# shellcheck disable=SC2059 # TEXT is a printf format on purpose
+	printf "$2" | dd of="$(seg_file)" bs=1 seek="$1" conv=notrunc 2>/dev/null
+}
+
+# put_length N: store N (below 256) as the message length in segment $seg,
+# in this machine's byte order.
+put_length() {
+	zeros=$(printf '%*s' $((word - 1)) '' | sed 's/ /\\000/g')
+	low_first=$(printf '\001\000' | od -An -tu2 | tr -d ' ')
+	if [ "$low_first" = 1 ]; then
+		poke "$word" "\\$(printf %o "$1")$zeros"
+	else
+		poke "$word" "$zeros\\$(printf %o "$1")"
+	fi
+}
+
+# A good segment with a short message, for the cases that damage one.
+make_good() { expect 0 writer -n "$seg" -s 64 some message; }
+
+# --- Round trips -------------------------------------------------------------
+
+default_message() {
+	expect 0 writer -n "$seg" && expect 0 reader -n "$seg" &&
+		printed "$work/default" && absent
+}
+check "the default message goes from writer to reader, and the reader removes the segment" default_message
+
+words_message() {
+	expect 0 writer -n "$seg" one two "" three && expect 0 reader -n "$seg" &&
+		printed "$work/words"
+}
+check "message words are joined by single spaces and end with a newline, as echo does" words_message
+
+dash_word() {
+	expect 0 writer -n "$seg" -- -x - && expect 0 reader -n "$seg" &&
+		printf -- '-x -\n' >"$work/expected" && printed "$work/expected"
+}
+check "words after -- may start with a dash, and - among other words is a word" dash_word
+
+stdin_message() {
+	expect 0 writer -n "$seg" - <"$work/text" && expect 0 reader -n "$seg" &&
+		printed "$work/text"
+}
+check "a single - copies standard input byte for byte, without adding a newline" stdin_message
+
+binary_message() {
+	expect 0 writer -n "$seg" - <"$work/binary" && expect 0 reader -n "$seg" &&
+		printed "$work/binary"
+}
+check "binary data with NUL bytes comes out byte for byte" binary_message
+
+empty_message() {
+	expect 0 writer -n "$seg" - <"$work/empty" && expect 0 reader -n "$seg" &&
+		silent && absent
+}
+check "empty standard input makes an empty message that reads back as nothing" empty_message
+
+large_message() {
+	head -c 1048576 /dev/urandom >"$work/large" &&
+		expect 0 writer -n "$seg" -s 2M - <"$work/large" &&
+		[ "$(stat -c %s "$(seg_file)")" -eq 2097152 ] &&
+		expect 0 reader -n "$seg" && printed "$work/large"
+}
+check "a 1 MiB payload round-trips through a 2M segment of exactly 2097152 bytes" large_message
+
+# --- Sizes -------------------------------------------------------------------
+
+too_long_words() {
+	expect 1 writer -n "$seg" -s 64 "$(bytes 100)" && said "101 bytes" &&
+		said "64-byte segment" && said "-s" && absent
+}
+check "a message longer than the segment fails with both sizes and a hint of -s, leaving nothing" too_long_words
+
+exactly_full() {
+	room=$((64 - header))
+	bytes "$room" >"$work/full" &&
+		expect 0 writer -n "$seg" -s 64 - <"$work/full" &&
+		expect 0 reader -n "$seg" && printed "$work/full"
+}
+check "standard input that fills the segment's room exactly fits" exactly_full
+
+too_long_stdin() {
+	bytes $((64 - header + 1)) >"$work/over" &&
+		expect 1 writer -n "$seg" -s 64 - <"$work/over" &&
+		said "64-byte segment" && said "-s" && absent
+}
+check "standard input one byte longer than the room fails and leaves nothing" too_long_stdin
+
+endless_stdin() {
+	expect 1 writer -n "$seg" -s 64 - </dev/zero && said "longer than" && absent
+}
+check "endless standard input (/dev/zero) fails at once instead of reading forever" endless_stdin
+
+size_suffixes() {
+	expect 0 writer -n "$seg" -s 1K && [ "$(stat -c %s "$(seg_file)")" -eq 1024 ] &&
+		expect 0 writer -f -n "$seg" -s 3m && [ "$(stat -c %s "$(seg_file)")" -eq 3145728 ] &&
+		expect 0 writer -f -n "$seg" -s "$header" - <"$work/empty" &&
+		expect 0 reader -n "$seg" && silent
+}
+check "SIZE takes K and M suffixes, and the header's size itself is allowed" size_suffixes
+
+bad_sizes() {
+	for size in 0 -1 +5 " 5" "" 12x 1T 1KB K abc $((header - 1)) \
+		99999999999999999999999 9999999999999G 8589934592G; do
+		expect 2 writer -n "$seg" -s "$size" && said "SIZE" && said "usage:" &&
+			absent || { echo "for -s '$size'" && return 1; }
+	done
+}
+check "bad sizes (not a number, negative, too small, overflowing) are usage errors, exit 2" bad_sizes
+
+# --- Names -------------------------------------------------------------------
+
+bad_names() {
+	long=/$(bytes 256)
+	for name in "" / noslash "/a/b" "/a/" "$long"; do
+		{ expect 2 writer -n "$name" && said "NAME" && said "usage:" &&
+			expect 2 reader -n "$name" && said "NAME" && said "usage:"; } ||
+			{ echo "for -n '$name'" && return 1; }
+	done
+	[ ! -e "/dev/shm/$(bytes 256)" ]
+}
+check "bad names (empty, no leading /, a second /, too long) are usage errors, exit 2" bad_names
+
+longest_name() {
+	seg="$seg$(bytes $((255 - ${#seg} + 1)))"
+	expect 0 writer -n "$seg" hi && expect 0 reader -n "$seg" &&
+		printf 'hi\n' >"$work/expected" && printed "$work/expected"
+}
+check "a name of NAME_MAX (255) characters after the / is accepted" longest_name
+
+# --- Existing segments -------------------------------------------------------
+
+already_there() {
+	expect 0 writer -n "$seg" first && expect 1 writer -n "$seg" second &&
+		said "shm_open $seg: File exists" && said "writer.out -f" &&
+		expect 0 reader -n "$seg" && printf 'first\n' >"$work/expected" &&
+		printed "$work/expected"
+}
+check "a segment already there is neither reused nor changed: exit 1, File exists" already_there
+
+replace() {
+	expect 0 writer -n "$seg" -s 1M first && expect 0 writer -f -n "$seg" second &&
+		[ "$(stat -c %s "$(seg_file)")" -eq 4096 ] &&
+		expect 0 reader -n "$seg" && printf 'second\n' >"$work/expected" &&
+		printed "$work/expected"
+}
+check "-f replaces a segment already there with a new one" replace
+
+private_mode() {
+	(umask 000 && expect 0 writer -n "$seg") &&
+		[ "$(stat -c %a "$(seg_file)")" = 600 ] &&
+		(umask 000 && expect 0 writer -f -n "$seg") &&
+		[ "$(stat -c %a "$(seg_file)")" = 600 ]
+}
+check "the segment is created with mode 0600 even under umask 000, also with -f" private_mode
+
+# --- The reader --------------------------------------------------------------
+
+no_segment() {
+	expect 1 reader -n "$seg" &&
+		said "shm_open $seg: No such file or directory (run writer.out first)" && silent
+}
+check "the reader without a segment says to run writer.out first, exit 1" no_segment
+
+keep() {
+	expect 0 writer -n "$seg" && expect 0 reader -k -n "$seg" && printed "$work/default" &&
+		present && expect 0 reader -n "$seg" && printed "$work/default" && absent
+}
+check "reader -k prints the message and keeps the segment for the next reader" keep
+
+full_output() {
+	[ -w /dev/full ] || { skip "no /dev/full"; return; }
+	expect 0 writer -n "$seg" &&
+		{ reader -n "$seg" >/dev/full 2>"$work/err"; [ $? -eq 1 ]; } &&
+		said "write standard output for $seg: No space left on device" &&
+		present && expect 0 reader -n "$seg" && printed "$work/default"
+}
+check "when the message cannot be written out (> /dev/full) the segment is kept, exit 1" full_output
+
+closed_output() {
+	expect 0 writer -n "$seg" && { reader -n "$seg" >&- 2>"$work/err"; [ $? -eq 1 ]; } &&
+		said "write standard output for $seg" && present
+}
+check "a closed standard output is an error, and the segment is kept" closed_output
+
+closed_output_empty() {
+	expect 0 writer -n "$seg" - <"$work/empty" &&
+		{ reader -n "$seg" >&- 2>"$work/err"; [ $? -eq 1 ]; } && said "write standard output for $seg" && present
+}
+check "even an empty message is not delivered to a closed standard output: exit 1, kept" closed_output_empty
+
+removed_meanwhile() {
+	# The reader blocks on a full pipe after opening the segment; remove the
+	# segment then, as a second reader would, and let the first one finish.
+	head -c 1048576 /dev/urandom >"$work/large" && mkfifo "$work/pipe" &&
+		expect 0 writer -n "$seg" -s 2M - <"$work/large" || return 1
+	reader -n "$seg" >"$work/pipe" 2>"$work/err" &
+	{ dd bs=1 count=1 2>/dev/null && rm "$(seg_file)" && cat; } <"$work/pipe" >"$work/out"
+	wait $! || { echo "reader failed: $(cat "$work/err")" && return 1; }
+	printed "$work/large"
+}
+check "a reader whose segment another reader removed meanwhile still delivers, exit 0" removed_meanwhile
+
+# --- Damaged or foreign segments: clear error, exit 1, nothing printed, kept --
+
+not_ready() {
+	make_good && poke 0 '\000\000\000\000' &&
+		expect 1 reader -n "$seg" && said "not ready" && silent && present
+}
+check "a segment whose ready marker is not set yet is refused as not ready" not_ready
+
+wrong_marker() {
+	make_good && poke 0 'XXXX' &&
+		expect 1 reader -n "$seg" && said "not ready" && silent && present
+}
+check "a segment with a wrong marker is refused" wrong_marker
+
+zero_size() {
+	(umask 077 && : >"$(seg_file)") &&
+		expect 1 reader -n "$seg" && said "smaller than the $header-byte header" &&
+		silent && present
+}
+check "a segment of zero size is refused" zero_size
+
+short_segment() {
+	make_good && head -c $((header - 1)) "$(seg_file)" >"$work/short" &&
+		cat "$work/short" >"$(seg_file)" && [ "$(stat -c %s "$(seg_file)")" -eq $((header - 1)) ] &&
+		expect 1 reader -n "$seg" && said "smaller than" && silent && present
+}
+check "a segment shorter than the header is refused" short_segment
+
+huge_length() {
+	make_good && poke 4 "$(printf '%*s' $((header - 4)) '' | sed 's/ /\\377/g')" &&
+		expect 1 reader -n "$seg" && said "damaged" && silent && present
+}
+check "a segment claiming an enormous message length is refused" huge_length
+
+length_one_over() {
+	room=$((64 - header))
+	make_good && put_length $((room + 1)) &&
+		expect 1 reader -n "$seg" && said "damaged" && silent && present &&
+		put_length "$room" && expect 0 reader -n "$seg" && [ "$(wc -c <"$work/out")" -eq "$room" ]
+}
+check "a length one byte beyond the room is refused, the room exactly is read" length_one_over
+
+foreign_owner() {
+	[ "$(id -u)" -eq 0 ] || { skip "needs root to give a segment to another user"; return; }
+	make_good && chown nobody "$(seg_file)" &&
+		expect 1 reader -n "$seg" && said "not by you" && silent && present
+}
+check "a segment owned by another user is refused, even by root" foreign_owner
+
+# --- Usage -------------------------------------------------------------------
+
+help() {
+	expect 0 writer -h && grep -q '^usage: writer.out' "$work/out" && [ ! -s "$work/err" ] &&
+		expect 0 reader -h && grep -q '^usage: reader.out' "$work/out" && [ ! -s "$work/err" ]
+}
+check "-h prints the usage on standard output and exits 0" help
+
+bad_usage() {
+	expect 2 writer -x && said "usage: writer.out" &&
+		expect 2 reader -x && said "usage: reader.out" &&
+		expect 2 reader -n "$seg" extra && said "usage: reader.out" &&
+		expect 2 writer -n && said "usage: writer.out" && absent
+}
+check "an unknown option, a missing argument or a reader argument is a usage error, exit 2" bad_usage
+
+summary
