@@ -30,7 +30,8 @@
 
 static void usage(FILE *out, int status)
 {
-	fputs("usage: reader.out [-k] [-n NAME]\n", out);
+	if (fputs("usage: reader.out [-k] [-n NAME]\n", out) == EOF || fflush(out) == EOF)
+		err(1, "write the usage");
 	exit(status);
 }
 

@@ -36,7 +36,9 @@
 
 static void usage(FILE *out, int status)
 {
-	fputs("usage: writer.out [-f] [-n NAME] [-s SIZE] [MESSAGE... | -]\n", out);
+	if (fputs("usage: writer.out [-f] [-n NAME] [-s SIZE] [MESSAGE... | -]\n", out) == EOF ||
+	    fflush(out) == EOF)
+		err(1, "write the usage");
 	exit(status);
 }
 
