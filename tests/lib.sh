@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # tests/lib.sh - what every test script shares: how a case is run and
 # counted, the programs under test, and the clean-up.  Sourced, not run.
 #
