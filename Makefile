@@ -2,6 +2,9 @@
 #   make        build writer.out and reader.out
 #   make run    build, then run the writer and the reader with the defaults
 #   make test   build, then run the test suite (tests/run.sh)
+#   make check  make test, then every deeper check (tests/check.sh); one of
+#               them alone: make check-faults, check-asan, check-valgrind,
+#               check-static, check-matrix, check-musl, check-user
 #   make clean  remove what the build made
 # CC, CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS may be set on the command line or
 # in the environment, as usual.
@@ -28,7 +31,16 @@ run: all
 test: all
 	sh tests/run.sh
 
+CHECKS = check-faults check-asan check-valgrind check-static check-matrix check-musl check-user
+
+check: test
+	RT_LIB="$(RT_LIB)" sh tests/check.sh all
+
+$(CHECKS): all
+	RT_LIB="$(RT_LIB)" sh tests/check.sh $(@:check-%=%)
+
 clean:
 	rm -f writer.out reader.out
+	rm -rf build
 
-.PHONY: all run test clean
+.PHONY: all run test check $(CHECKS) clean

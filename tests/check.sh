@@ -1,0 +1,213 @@
+#!/bin/sh
+# tests/check.sh PART... - the deeper checks behind make check.  Each part is
+# also a make target of its own: make check-asan, make check-static, ...
+#   faults    the fault-injection cases (tests/faults.sh) on the normal build
+#   asan      both test scripts against gcc and clang builds with AddressSanitizer
+#             and UndefinedBehaviorSanitizer; any report fails
+#   valgrind  both test scripts with every run under valgrind memcheck
+#   static    cppcheck, clang-tidy (.clang-tidy), shellcheck and clang-format
+#   matrix    gcc and clang, -std=c11 and c17, -O0 and -O2 -D_FORTIFY_SOURCE=2,
+#             all with -Werror; plus a plain "gcc file.c -o file.out"
+#   musl      a static build with musl-gcc, both test scripts
+#   user      both test scripts as an ordinary user (nobody, when run as root)
+# Every test script's cases count, and so does every step here (a build, a
+# linter).  The last line is "P passed, F failed" (", S skipped"); the exit
+# status is 1 if anything failed.  Under CI=true a missing tool fails.
+
+WARNINGS="-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror"
+SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=all"
+RT_LIB=${RT_LIB:-} # -lrt where the C library needs it (the Makefile finds out)
+
+passed=0
+failed=0
+skipped=0
+number=0
+
+# result ok|not ok|skip TEXT: print and count one step.
+result() {
+	number=$((number + 1))
+	echo "$1 $number - $2"
+	case $1 in
+	ok) passed=$((passed + 1)) ;;
+	skip) skipped=$((skipped + 1)) ;;
+	*) failed=$((failed + 1)) ;;
+	esac
+}
+
+# step TEXT COMMAND...: run COMMAND as one step; its output is shown on failure.
+step() {
+	text=$1
+	shift
+	if "$@" >build/step.log 2>&1; then
+		result ok "$text"
+	else
+		result "not ok" "$text"
+		sed 's/^/#   /' build/step.log
+		return 1
+	fi
+}
+
+# have TOOL: true if TOOL is installed; if not, a skip (a failure under CI).
+have() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	if [ "${CI:-}" = true ]; then
+		result "not ok" "$1 is installed (CI must run every part)"
+	else
+		result skip "$1 is not installed, so its part is not run"
+	fi
+	return 1
+}
+
+# build DIR CC FLAGS...: compile both programs into build/DIR.
+# shellcheck disable=SC2086 # RT_LIB is empty or one word
+build() {
+	dir=build/$1
+	cc=$2
+	shift 2
+	mkdir -p "$dir" &&
+		"$cc" "$@" -o "$dir/writer.out" shared_mem_writer.c $RT_LIB &&
+		"$cc" "$@" -o "$dir/reader.out" shared_mem_reader.c $RT_LIB
+}
+
+# suite DIR SCRIPT [RUN]: run a test script against the programs in DIR and
+# add its counts to ours.
+suite() {
+	echo "# $2 against $1/${3:+ under $3}"
+	WRITER=$1/writer.out READER=$1/reader.out RUN=${3:-} sh "$2" |
+		tee build/suite.log | sed 's/^/    /'
+	tally "$2 against $1/"
+}
+
+# tally WHAT: add the counts on the last line of build/suite.log to ours.
+tally() {
+	totals=$(tail -n 1 build/suite.log)
+	case $totals in
+	[0-9]*" passed, "[0-9]*" failed"*) ;;
+	*)
+		result "not ok" "$1 ran to its end (its last line: $totals)"
+		return
+		;;
+	esac
+	# shellcheck disable=SC2086 # split "P passed, F failed[, S skipped]" into words
+	set -- $totals
+	passed=$((passed + $1))
+	failed=$((failed + $3))
+	skipped=$((skipped + ${5:-0}))
+}
+
+# no_reports DIR: fail if the sanitizers or valgrind left any report in DIR.
+no_reports() {
+	for report in "$1"/*; do
+		[ -s "$report" ] || continue
+		echo "== $report" && cat "$report"
+		return 1
+	done
+}
+
+part_faults() {
+	suite . tests/faults.sh
+}
+
+# shellcheck disable=SC2086 # $WARNINGS and $SANITIZE are lists of flags
+part_asan() {
+	for cc in gcc clang; do
+		have "$cc" || continue
+		step "$cc builds with ASan and UBSan" build "asan-$cc" "$cc" -std=c11 $WARNINGS -O1 -g $SANITIZE ||
+			continue
+		reports=build/asan-$cc/reports
+		rm -rf "$reports" && mkdir -p "$reports" && chmod 1777 "$reports"
+		export ASAN_OPTIONS="exitcode=99:log_path=$PWD/$reports/asan"
+		export UBSAN_OPTIONS="halt_on_error=1:exitcode=99:print_stacktrace=1:log_path=$PWD/$reports/ubsan"
+		suite "build/asan-$cc" tests/run.sh
+		suite "build/asan-$cc" tests/faults.sh
+		unset ASAN_OPTIONS UBSAN_OPTIONS
+		step "no sanitizer report from the $cc build" no_reports "$reports"
+	done
+}
+
+# shellcheck disable=SC2086 # $WARNINGS and $SANITIZE are lists of flags
+part_valgrind() {
+	have valgrind || return
+	step "builds for valgrind (-O0 -g)" build valgrind cc -std=c11 $WARNINGS -O0 -g || return
+	reports=build/valgrind/reports
+	rm -rf "$reports" && mkdir -p "$reports" && chmod 1777 "$reports"
+	suite build/valgrind tests/run.sh "$VALGRIND --log-file=$PWD/$reports/%p"
+	suite build/valgrind tests/faults.sh "$VALGRIND --log-file=$PWD/$reports/%p"
+	step "no valgrind report" no_reports "$reports"
+}
+
+part_static() {
+	if have cppcheck; then
+		step "cppcheck finds nothing" cppcheck --std=c11 --language=c -q --error-exitcode=1 \
+			--enable=warning,style,performance,portability --inline-suppr \
+			shared_mem_writer.c shared_mem_reader.c
+	fi
+	if have clang-tidy; then
+		step "clang-tidy (.clang-tidy) finds nothing" clang-tidy --quiet \
+			shared_mem_writer.c shared_mem_reader.c -- -std=c11
+	fi
+	if have shellcheck; then
+		step "shellcheck finds nothing in tests/ and .ci/run" shellcheck -x tests/*.sh .ci/run
+	fi
+	if have clang-format; then
+		step "the C code is laid out as .clang-format says" clang-format --dry-run --Werror \
+			shared_mem_writer.c shared_mem_reader.c common.h
+	fi
+}
+
+part_matrix() {
+	for cc in gcc clang; do
+		have "$cc" || continue
+		for std in c11 c17; do
+			for opt in -O0 "-O2 -D_FORTIFY_SOURCE=2"; do
+				name=$cc-$std$(echo "$opt" | tr -d ' =_')
+				# shellcheck disable=SC2086 # the flags are words
+				step "$cc -std=$std $opt builds with -Werror" \
+					build "$name" "$cc" -std="$std" $WARNINGS $opt &&
+					suite "build/$name" tests/run.sh
+			done
+		done
+	done
+	step "a plain gcc file.c -o file.out builds" build plain gcc && suite build/plain tests/run.sh
+}
+
+# shellcheck disable=SC2086 # $WARNINGS and $SANITIZE are lists of flags
+part_musl() {
+	have musl-gcc || return
+	step "musl-gcc -static builds with -Werror" build musl musl-gcc -std=c11 $WARNINGS -O2 -static &&
+		suite build/musl tests/run.sh && suite build/musl tests/faults.sh
+}
+
+part_user() {
+	if [ "$(id -u)" -ne 0 ]; then # already an ordinary user
+		suite . tests/run.sh
+		suite . tests/faults.sh
+		return
+	fi
+	have setpriv || return
+	# nobody may not be able to enter this directory: give it a copy of its own.
+	copy=$(mktemp -d) && mkdir -p "$copy/tests" &&
+		cp writer.out reader.out "$copy" && cp tests/*.sh "$copy/tests" &&
+		chown -R nobody "$copy" || return
+	echo "# tests/check.sh user, as nobody"
+	setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" --clear-groups \
+		sh "$copy/tests/check.sh" user | tee build/suite.log | sed 's/^/    /'
+	rm -rf "$copy"
+	tally "tests/check.sh user as nobody"
+}
+
+# Run from the top of the repository, with the normal build made (make all).
+cd "$(dirname "$0")/.." || exit 1
+mkdir -p build
+[ "$1" = all ] && set -- faults asan valgrind static matrix musl user
+for part in "$@"; do
+	echo "# --- $part"
+	"part_$part"
+done
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
