@@ -89,6 +89,20 @@ full_shm_payload() {
 }
 check "writing 2 MiB into an 8M segment on a 1 MiB /dev/shm is an error, not a bus error" full_shm_payload
 
+full_shm_words() {
+	# 12 words of 100000 bytes: copied in with memcpy, where a missing page
+	# would be a SIGBUS (read() into the mapping would fail with EFAULT instead).
+	word=$(head -c 100000 /dev/zero | tr '\0' w)
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "$word"; done >"$work/words"
+	cat >"$work/script" <<-'EOF'
+		# shellcheck disable=SC2046 # the words are split on purpose
+		$RUN "$WRITER" -n "$seg" -s 2M $(cat "$work/words") >"$work/out" 2>"$work/err"
+	EOF
+	in_small_shm || return
+	exited 1 && said "No space left on device" && nothing_left
+}
+check "a 1.2 MB message of words for a 1 MiB /dev/shm is an error, not a bus error" full_shm_words
+
 fits_in_small_shm() {
 	head -c 500000 /dev/urandom >"$work/payload"
 	cat >"$work/script" <<-'EOF'
