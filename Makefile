@@ -4,7 +4,8 @@
 #   make test   build, then run the test suite (tests/run.sh)
 #   make check  make test, then every deeper check (tests/check.sh); one of
 #               them alone: make check-faults, check-asan, check-valgrind,
-#               check-static, check-matrix, check-musl, check-user
+#               check-static, check-matrix, check-musl, check-user, check-bench
+#   make bench  build, then measure the pair against standard tools (tests/bench.sh)
 #   make clean  remove what the build made
 # CC, CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS may be set on the command line or
 # in the environment, as usual.
@@ -31,7 +32,8 @@ run: all
 test: all
 	sh tests/run.sh
 
-CHECKS = check-faults check-asan check-valgrind check-static check-matrix check-musl check-user
+CHECKS = check-faults check-asan check-valgrind check-static check-matrix check-musl check-user \
+	check-bench
 
 check: test
 	RT_LIB="$(RT_LIB)" sh tests/check.sh all
@@ -39,8 +41,11 @@ check: test
 $(CHECKS): all
 	RT_LIB="$(RT_LIB)" sh tests/check.sh $(@:check-%=%)
 
+bench: all
+	sh tests/bench.sh
+
 clean:
 	rm -f writer.out reader.out
 	rm -rf build
 
-.PHONY: all run test check $(CHECKS) clean
+.PHONY: all run test check $(CHECKS) bench clean

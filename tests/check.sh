@@ -10,6 +10,7 @@
 #             all with -Werror; plus a plain "gcc file.c -o file.out"
 #   musl      a static build with musl-gcc, both test scripts
 #   user      both test scripts as an ordinary user (nobody, when run as root)
+#   bench     tests/bench.sh (make bench) runs to its end; its numbers are not judged
 # Every test script's cases count, and so does every step here (a build, a
 # linter).  The last line is "P passed, F failed" (", S skipped"); the exit
 # status is 1 if anything failed.  Under CI=true a missing tool fails.
@@ -179,6 +180,26 @@ part_musl() {
 		suite build/musl tests/run.sh && suite build/musl tests/faults.sh
 }
 
+# bench_runs: make bench's script prints all its rows, and cleans up.
+bench_runs() {
+	ROUNDS=3 sh tests/bench.sh >build/bench.log 2>&1 || return 1
+	cat build/bench.log
+	for row in 1 2 3 4 5; do
+		grep -q "^$row " build/bench.log && continue
+		if grep -q "^skip $row " build/bench.log && [ "${CI:-}" != true ]; then
+			continue # a tool is missing here; CI installs them all
+		fi
+		echo "row $row is missing" && return 1
+	done
+	for left in /dev/shm/shm_demo_bench_*; do
+		[ ! -e "$left" ] || { echo "left behind: $left" && return 1; }
+	done
+}
+
+part_bench() {
+	step "make bench prints its five rows and leaves nothing behind" bench_runs
+}
+
 part_user() {
 	if [ "$(id -u)" -ne 0 ]; then # already an ordinary user
 		suite . tests/run.sh
@@ -200,7 +221,7 @@ part_user() {
 # Run from the top of the repository, with the normal build made (make all).
 cd "$(dirname "$0")/.." || exit 1
 mkdir -p build
-[ "$1" = all ] && set -- faults asan valgrind static matrix musl user
+[ "$1" = all ] && set -- faults asan valgrind static matrix musl user bench
 for part in "$@"; do
 	echo "# --- $part"
 	"part_$part"

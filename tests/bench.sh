@@ -1,0 +1,174 @@
+#!/bin/sh
+# tests/bench.sh - what the pair costs, next to the standard tools doing the
+# same work: make bench.  Not a test: it prints one table and never fails on
+# a number.  Needs sh and coreutils; uses /usr/bin/time for the memory row,
+# fallocate (util-linux) for row 3 and strace for row 5 where they exist.
+# Each figure is the median of ROUNDS runs with [min-max]; each ratio
+# compares medians of runs taken in turn (ours, baseline, ours, ...).
+#
+# Environment: WRITER, READER (default ./writer.out, ./reader.out), ROUNDS.
+
+WRITER=${WRITER:-./writer.out}
+READER=${READER:-./reader.out}
+ROUNDS=${ROUNDS:-11}
+
+prefix="shm_demo_bench_$$" # every segment and file made here starts with it
+seg="/${prefix}_seg"
+shm_file="/dev/shm/${prefix}_seg"
+data="/dev/shm/$prefix" # tmpfs files: payload, out, the copy cat makes
+work=$(mktemp -d "${TMPDIR:-/tmp}/shm_demo_bench.XXXXXX") || exit 1
+trap 'rm -rf "$work" /dev/shm/"$prefix"_*' EXIT
+trap 'exit 1' HUP INT TERM
+
+now() { date +%s%N; }
+
+# clock_it FILE COMMAND...: run COMMAND once and add the nanoseconds it took to FILE.
+clock_it() {
+	file=$1
+	shift
+	start=$(now)
+	"$@" >/dev/null
+	echo $(($(now) - start)) >>"$file"
+}
+
+# repeat N COMMAND...: run COMMAND N times; short runs are timed in batches.
+repeat() {
+	count=$1
+	shift
+	while [ "$count" -gt 0 ]; do
+		"$@"
+		count=$((count - 1))
+	done
+}
+
+# compare SETUP OURS BASELINE: ROUNDS runs of each in turn, SETUP (untimed)
+# before each; the times go to $work/ours and $work/base.
+# shellcheck disable=SC2086 # each argument is a command line: split it
+compare() {
+	rm -f "$work/ours" "$work/base"
+	round=0
+	while [ "$round" -lt "$ROUNDS" ]; do
+		$1
+		clock_it "$work/ours" $2
+		$1
+		clock_it "$work/base" $3
+		round=$((round + 1))
+	done
+}
+
+median() { sort -n "$1" | sed -n "$(((ROUNDS + 1) / 2))p"; }
+lowest() { sort -n "$1" | head -n 1; }
+highest() { sort -n "$1" | tail -n 1; }
+
+# ms NS [PER]: NS nanoseconds (divided by PER) as milliseconds, 3 decimals.
+ms() {
+	us=$(($1 / ${2:-1} / 1000))
+	printf '%d.%03d' $((us / 1000)) $((us % 1000))
+}
+
+# figure FILE [PER]: "median ms [min-max]".
+figure() {
+	printf '%s ms [%s-%s]' "$(ms "$(median "$1")" "${2:-1}")" \
+		"$(ms "$(lowest "$1")" "${2:-1}")" "$(ms "$(highest "$1")" "${2:-1}")"
+}
+
+# ratio A B: A / B with 2 decimals; verdict RATIO TARGET: met or missed.
+ratio() {
+	hundredths=$(($1 * 100 / $2))
+	printf '%d.%02d' $((hundredths / 100)) $((hundredths % 100))
+}
+verdict() {
+	r=$(echo "$1" | tr -d .)
+	t=$(echo "$2" | tr -d .)
+	if [ "$r" -le "$t" ]; then echo met; else echo MISSED; fi
+}
+
+# row N WHAT OURS BASELINE RATIO TARGET: one line of the table.
+row() {
+	printf '%-2s %-44s %-28s %-28s %-5s <= %-5s %s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$(verdict "$5" "$6")"
+}
+
+nothing() { :; }
+remove() { rm -f "$shm_file" "$data"_copy "$data"_falloc; }
+
+echo "machine: $(nproc) cores, $(uname -s) $(uname -r) $(uname -m)," \
+	"$(getconf GNU_LIBC_VERSION 2>/dev/null || echo 'libc: not glibc'), $(date -u +%Y-%m-%d)"
+printf '%-2s %-44s %-28s %-28s %-14s\n' "#" "what" "ours" "baseline" "ratio, target"
+
+# 1. The demo against two process starts.  20 runs a batch, so that the
+#    clock's own start-up is spread thin.
+demo_pair() { "$WRITER" -n "$seg" && "$READER" -n "$seg"; }
+two_trues() { /bin/true && /bin/true; }
+compare nothing "repeat 20 demo_pair" "repeat 20 two_trues"
+row 1 "writer+reader, default message / 2x /bin/true" "$(figure "$work/ours" 20)" \
+	"$(figure "$work/base" 20)" "$(ratio "$(median "$work/ours")" "$(median "$work/base")")" 1.10
+
+# 2. The reader on a 1 GiB segment against a 4 KiB one, same message.
+"$WRITER" -n "$seg" -s 1G hello || exit 1
+"$WRITER" -n "${seg}_small" -s 4K hello || exit 1
+read_big() { "$READER" -k -n "$seg"; }
+read_small() { "$READER" -k -n "${seg}_small"; }
+compare nothing "repeat 20 read_big" "repeat 20 read_small"
+row 2 "reader -k, 1 GiB segment / 4 KiB segment" "$(figure "$work/ours" 20)" \
+	"$(figure "$work/base" 20)" "$(ratio "$(median "$work/ours")" "$(median "$work/base")")" 1.10
+if [ -x /usr/bin/time ]; then
+	big_kib=$(/usr/bin/time -f %M "$READER" -k -n "$seg" 2>&1 >/dev/null)
+	small_kib=$(/usr/bin/time -f %M "$READER" -k -n "${seg}_small" 2>&1 >/dev/null)
+	difference=$((big_kib - small_kib))
+	[ "$difference" -lt 1024 ] && [ "$difference" -gt -1024 ] && held=met || held=MISSED
+	printf '%-2s %-44s %-28s %-28s %-14s %s\n' 2 "reader peak resident memory, 1 GiB / 4 KiB" \
+		"$big_kib KiB" "$small_kib KiB" "differ < 1 MiB" "$held"
+else
+	echo "skip 2 - reader peak resident memory: /usr/bin/time is not installed"
+fi
+rm -f "$shm_file" "$shm_file"_small
+
+# 3. The writer's reservation against fallocate's, 256 MiB each.
+if command -v fallocate >/dev/null 2>&1; then
+	compare remove "$WRITER -n $seg -s 256M hello" "fallocate -l 256M ${data}_falloc"
+	remove
+	row 3 "writer -s 256M / fallocate -l 256M" "$(figure "$work/ours")" "$(figure "$work/base")" \
+		"$(ratio "$(median "$work/ours")" "$(median "$work/base")")" 1.20
+else
+	echo "skip 3 - writer against fallocate: fallocate is not installed"
+fi
+
+# 4. 256 MiB through shared memory against cat through a tmpfs file.  The
+#    reader removes the segment, which frees its memory; cat's copy is
+#    removed too, so that both sides do the same work.
+head -c 268435456 /dev/urandom >"${data}_payload" || exit 1
+through_shm() { "$WRITER" -n "$seg" -s 300M - <"${data}_payload" && "$READER" -n "$seg" >"${data}_out"; }
+through_file() {
+	cat "${data}_payload" >"${data}_copy" && cat "${data}_copy" >"${data}_out" && rm "${data}_copy"
+}
+compare remove through_shm through_file
+remove
+cmp -s "${data}_payload" "${data}_out" || echo "warning: the last copy differs from the payload"
+ours=$(median "$work/ours")
+row 4 "256 MiB: writer -, reader > out / cat, cat, rm" "$(figure "$work/ours")" "$(figure "$work/base")" \
+	"$(ratio "$ours" "$(median "$work/base")")" 1.30
+gib_per_s=$((25 * 1000000000 / ours)) # 1/4 GiB moved, in hundredths of GiB/s
+printf '   throughput through shared memory: %d.%02d GiB/s\n' $((gib_per_s / 100)) $((gib_per_s % 100))
+# Writing through a fresh mapping costs a page fault per 4 KiB page, which
+# cat's write() does not pay: count them.
+if [ -x /usr/bin/time ]; then
+	writer_faults=$(/usr/bin/time -f %R "$WRITER" -n "$seg" -s 300M - <"${data}_payload" 2>&1)
+	reader_faults=$(/usr/bin/time -f %R "$READER" -n "$seg" 2>&1 >"${data}_out")
+	echo "   minor page faults: writer $writer_faults, reader $reader_faults" \
+		"(256 MiB is $((268435456 / $(getconf PAGESIZE))) pages)"
+fi
+rm -f "${data}_payload" "${data}_out"
+
+# 5. System calls from main on: main's first call is shm_open, so count from
+#    the first one that names the segment; the dynamic loader's come before.
+if command -v strace >/dev/null 2>&1; then
+	strace -o "$work/writer.trace" "$WRITER" -n "$seg"
+	strace -o "$work/reader.trace" "$READER" -n "$seg" >/dev/null
+	for program in writer reader; do
+		calls=$(sed -n "\\|/dev/shm/$prefix|,\$p" "$work/$program.trace" | grep -c -v '^+++')
+		printf '%-2s %-44s %-28s %-28s %-14s %s\n' 5 "system calls from main on: $program.out" \
+			"$calls" "" "<= 10" "$([ "$calls" -le 10 ] && echo met || echo MISSED)"
+	done
+else
+	echo "skip 5 - system calls: strace is not installed"
+fi
