@@ -159,9 +159,9 @@ int main(int argc, char *argv[])
 	/* Refuse a message that cannot fit before creating anything. */
 	room = size - SHM_HEADER_SIZE;
 	if (!from_stdin && (message_len = join_words(NULL, argc, argv)) > room) {
-		warnx("message of %zu bytes does not fit in a %zu-byte segment, which holds "
-		      "%zu (use -s to make the segment larger)",
-		      message_len, size, room);
+		warnx("check %s: a message of %zu bytes does not fit in a %zu-byte segment, "
+		      "which holds %zu (use -s to make the segment larger)",
+		      name, message_len, size, room);
 		return 1;
 	}
 
@@ -223,10 +223,9 @@ int main(int argc, char *argv[])
 			goto undo;
 		}
 		if (message_len > room) {
-			warnx(
-			    "standard input is longer than the %zu bytes a %zu-byte segment holds "
-			    "(use -s to make the segment larger)",
-			    room, size);
+			warnx("read standard input for %s: longer than the %zu bytes a %zu-byte "
+			      "segment holds (use -s to make the segment larger)",
+			      name, room, size);
 			goto undo;
 		}
 	} else {
@@ -247,6 +246,7 @@ int main(int argc, char *argv[])
 	return 0;
 
 undo: /* Something failed after step 1: remove what we created. */
-	shm_unlink(name);
+	if (shm_unlink(name) == -1)
+		report("shm_unlink", name, errno, "remove it by hand");
 	return 1;
 }
