@@ -62,7 +62,7 @@ int main(int argc, char *argv[])
 	const char *name = SHM_NAME, *problem;
 	const struct segment *segment;
 	struct stat info;
-	size_t size;
+	size_t size, message_len;
 	int keep = 0, opt, fd;
 
 	while ((opt = getopt(argc, argv, "hkn:")) != -1) {
@@ -141,16 +141,18 @@ int main(int argc, char *argv[])
 		      name);
 		return 1;
 	}
-	if (segment->message_len > size - SHM_HEADER_SIZE) {
+	/* Take the length once: what we check must be what we use. */
+	message_len = segment->message_len;
+	if (message_len > size - SHM_HEADER_SIZE) {
 		warnx("check %s: says its message is %zu bytes, more than its %zu bytes of room "
 		      "(damaged; replace it with writer.out -f)",
-		      name, segment->message_len, size - SHM_HEADER_SIZE);
+		      name, message_len, size - SHM_HEADER_SIZE);
 		return 1;
 	}
 
 	/* 7. Print the message, every byte of it, and make sure it got out:
 	 *    a full disk or a closed pipe must not go unnoticed. */
-	if (write_all(segment->message, segment->message_len) == -1 || close(STDOUT_FILENO) == -1) {
+	if (write_all(segment->message, message_len) == -1 || close(STDOUT_FILENO) == -1) {
 		report("write standard output for", name, errno,
 		       "the segment is kept; run reader.out again");
 		return 1;
