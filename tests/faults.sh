@@ -115,6 +115,22 @@ fits_in_small_shm() {
 }
 check "a payload that fits still round-trips on a 1 MiB /dev/shm" fits_in_small_shm
 
+# --- The defaults, where they cannot touch the user's own /shm_demo --------
+
+default_name() {
+	[ -f Makefile ] || { skip "no Makefile in $PWD"; return; }
+	printf 'Hello from the writer, through POSIX shared memory!\n' >"$work/expected"
+	cat >"$work/script" <<-'EOF'
+		# shellcheck disable=SC2086 # RUN is a command line
+		$RUN "$WRITER" 2>"$work/err" && [ -f /dev/shm/shm_demo ] &&
+			$RUN "$READER" >"$work/out" 2>>"$work/err" && cmp "$work/expected" "$work/out" &&
+			make -s run >"$work/out" 2>>"$work/err"
+	EOF
+	in_small_shm || return
+	exited 0 && printed "$work/expected" && nothing_left
+}
+check "without -n both programs use /shm_demo, and make run prints the default message" default_name
+
 # --- The writer killed half way ----------------------------------------------
 
 killed_writer() {

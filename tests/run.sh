@@ -91,8 +91,9 @@ check "a 1 MiB payload round-trips through a 2M segment of exactly 2097152 bytes
 # --- Sizes -------------------------------------------------------------------
 
 too_long_words() {
-	expect 1 writer -n "$seg" -s 64 "$(bytes 100)" && said "101 bytes" &&
-		said "64-byte segment" && said "-s" && absent
+	expect 1 writer -n "$seg" -s 64 "$(bytes 100)" &&
+		said "check $seg: a message of 101 bytes does not fit in a 64-byte segment, which holds $((64 - header)) (use -s" &&
+		absent
 }
 check "a message longer than the segment fails with both sizes and a hint of -s, leaving nothing" too_long_words
 
@@ -107,7 +108,8 @@ check "standard input that fills the segment's room exactly fits" exactly_full
 too_long_stdin() {
 	bytes $((64 - header + 1)) >"$work/over" &&
 		expect 1 writer -n "$seg" -s 64 - <"$work/over" &&
-		said "64-byte segment" && said "-s" && absent
+		said "read standard input for $seg: longer than the $((64 - header)) bytes a 64-byte segment holds (use -s" &&
+		absent
 }
 check "standard input one byte longer than the room fails and leaves nothing" too_long_stdin
 
