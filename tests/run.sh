@@ -42,6 +42,10 @@ put_length() {
 # A good segment with a short message, for the cases that damage one.
 make_good() { expect 0 writer -n "$seg" -s 64 some message; }
 
+# refused TEXT: fail unless the reader refuses segment $seg with TEXT in its
+# error, exit 1, nothing printed, and the segment kept.
+refused() { expect 1 reader -n "$seg" && said "$1" && silent && present; }
+
 # --- Round trips -------------------------------------------------------------
 
 default_message() {
@@ -236,49 +240,43 @@ check "a reader whose segment another reader removed meanwhile still delivers, e
 # --- Damaged or foreign segments: clear error, exit 1, nothing printed, kept --
 
 not_ready() {
-	make_good && poke 0 '\000\000\000\000' &&
-		expect 1 reader -n "$seg" && said "not ready" && silent && present
+	make_good && poke 0 '\000\000\000\000' && refused "not ready"
 }
 check "a segment whose ready marker is not set yet is refused as not ready" not_ready
 
 wrong_marker() {
-	make_good && poke 0 'XXXX' &&
-		expect 1 reader -n "$seg" && said "not ready" && silent && present
+	make_good && poke 0 'XXXX' && refused "not ready"
 }
 check "a segment with a wrong marker is refused" wrong_marker
 
 zero_size() {
-	(umask 077 && : >"$(seg_file)") &&
-		expect 1 reader -n "$seg" && said "smaller than the $header-byte header" &&
-		silent && present
+	(umask 077 && : >"$(seg_file)") && refused "smaller than the $header-byte header"
 }
 check "a segment of zero size is refused" zero_size
 
 short_segment() {
 	make_good && head -c $((header - 1)) "$(seg_file)" >"$work/short" &&
 		cat "$work/short" >"$(seg_file)" && [ "$(stat -c %s "$(seg_file)")" -eq $((header - 1)) ] &&
-		expect 1 reader -n "$seg" && said "smaller than" && silent && present
+		refused "smaller than"
 }
 check "a segment shorter than the header is refused" short_segment
 
 huge_length() {
 	make_good && poke 4 "$(printf '%*s' $((header - 4)) '' | sed 's/ /\\377/g')" &&
-		expect 1 reader -n "$seg" && said "damaged" && silent && present
+		refused "damaged"
 }
 check "a segment claiming an enormous message length is refused" huge_length
 
 length_one_over() {
 	room=$((64 - header))
-	make_good && put_length $((room + 1)) &&
-		expect 1 reader -n "$seg" && said "damaged" && silent && present &&
+	make_good && put_length $((room + 1)) && refused "damaged" &&
 		put_length "$room" && expect 0 reader -n "$seg" && [ "$(wc -c <"$work/out")" -eq "$room" ]
 }
 check "a length one byte beyond the room is refused, the room exactly is read" length_one_over
 
 foreign_owner() {
 	[ "$(id -u)" -eq 0 ] || { skip "needs root to give a segment to another user"; return; }
-	make_good && chown nobody "$(seg_file)" &&
-		expect 1 reader -n "$seg" && said "not by you" && silent && present
+	make_good && chown nobody "$(seg_file)" && refused "not by you"
 }
 check "a segment owned by another user is refused, even by root" foreign_owner
 
