@@ -85,7 +85,7 @@ verdict() {
 
 # row N WHAT OURS BASELINE RATIO TARGET: one line of the table.
 row() {
-	printf '%-2s %-44s %-28s %-28s %-5s <= %-5s %s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$(verdict "$5" "$6")"
+	printf '%-2s %-48s %-28s %-28s %-5s <= %-5s %s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$(verdict "$5" "$6")"
 }
 
 nothing() { :; }
@@ -93,7 +93,7 @@ remove() { rm -f "$shm_file" "$data"_copy "$data"_falloc; }
 
 echo "machine: $(nproc) cores, $(uname -s) $(uname -r) $(uname -m)," \
 	"$(getconf GNU_LIBC_VERSION 2>/dev/null || echo 'libc: not glibc'), $(date -u +%Y-%m-%d)"
-printf '%-2s %-44s %-28s %-28s %-14s\n' "#" "what" "ours" "baseline" "ratio, target"
+printf '%-2s %-48s %-28s %-28s %-14s\n' "#" "what" "ours" "baseline" "ratio, target"
 
 # 1. The demo against two process starts.  20 runs a batch, so that the
 #    clock's own start-up is spread thin.
@@ -116,7 +116,7 @@ if [ -x /usr/bin/time ]; then
 	small_kib=$(/usr/bin/time -f %M "$READER" -k -n "${seg}_small" 2>&1 >/dev/null)
 	difference=$((big_kib - small_kib))
 	[ "$difference" -lt 1024 ] && [ "$difference" -gt -1024 ] && held=met || held=MISSED
-	printf '%-2s %-44s %-28s %-28s %-14s %s\n' 2 "reader peak resident memory, 1 GiB / 4 KiB" \
+	printf '%-2s %-48s %-28s %-28s %-14s %s\n' 2 "reader peak resident memory, 1 GiB / 4 KiB" \
 		"$big_kib KiB" "$small_kib KiB" "differ < 1 MiB" "$held"
 else
 	echo "skip 2 - reader peak resident memory: /usr/bin/time is not installed"
@@ -166,7 +166,7 @@ if command -v strace >/dev/null 2>&1; then
 	strace -o "$work/reader.trace" "$READER" -n "$seg" >/dev/null
 	for program in writer reader; do
 		calls=$(sed -n "\\|/dev/shm/$prefix|,\$p" "$work/$program.trace" | grep -c -v '^+++')
-		printf '%-2s %-44s %-28s %-28s %-14s %s\n' 5 "system calls from main on: $program.out" \
+		printf '%-2s %-48s %-28s %-28s %-14s %s\n' 5 "system calls from main on: $program.out" \
 			"$calls" "" "<= 10" "$([ "$calls" -le 10 ] && echo met || echo MISSED)"
 	done
 else
