@@ -92,8 +92,8 @@ check "writing 2 MiB into an 8M segment on a 1 MiB /dev/shm is an error, not a b
 full_shm_words() {
 	# 12 words of 100000 bytes: copied in with memcpy, where a missing page
 	# would be a SIGBUS (read() into the mapping would fail with EFAULT instead).
-	word=$(head -c 100000 /dev/zero | tr '\0' w)
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "$word"; done >"$work/words"
+	long_word=$(bytes 100000)
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "$long_word"; done >"$work/words"
 	cat >"$work/script" <<-'EOF'
 		# shellcheck disable=SC2046 # the words are split on purpose
 		$RUN "$WRITER" -n "$seg" -s 2M $(cat "$work/words") >"$work/out" 2>"$work/err"
@@ -201,7 +201,7 @@ check "a reader killed by SIGPIPE (| head -c 1) keeps the segment whole for the 
 # --- Stress ------------------------------------------------------------------
 
 stress() {
-	room=$((4096 - $(getconf LONG_BIT) / 4)) # the default size less the header
+	room=$((4096 - header)) # the default size less the header
 	cycle=0
 	while [ "$cycle" -lt 200 ]; do
 		cycle=$((cycle + 1))

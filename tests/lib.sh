@@ -29,6 +29,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
+# The segment's header is an unsigned int and a size_t: 8 bytes on 32-bit
+# systems, 16 on 64-bit ones.  $word is the size of a size_t.
+word=$(($(getconf LONG_BIT) / 8))
+# shellcheck disable=SC2034 # used by the scripts that source this file
+header=$((word * 2))
+
+# bytes N: N bytes of "x" on standard output.
+bytes() { head -c "$1" /dev/zero | tr '\0' x; }
+
 # writer ARGS... / reader ARGS...: run a program under test.
 # shellcheck disable=SC2086 # RUN is a command line: split it into words
 writer() { $RUN "$WRITER" "$@"; }

@@ -14,13 +14,6 @@ printf 'first line\nsecond line, no newline at the end' >"$work/text"
 printf '\000\001\002\377\000binary\000\n\000' >"$work/binary"
 : >"$work/empty"
 
-# The header is an unsigned int and a size_t: 8 bytes on 32-bit, 16 on 64-bit.
-word=$(($(getconf LONG_BIT) / 8))
-header=$((word * 2))
-
-# bytes N: N bytes of "x" on standard output.
-bytes() { head -c "$1" /dev/zero | tr '\0' x; }
-
 # poke OFFSET TEXT: overwrite bytes of segment $seg in place with printf TEXT.
 poke() {
 	# shellcheck disable=SC2059 # TEXT is a printf format on purpose
