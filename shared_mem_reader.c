@@ -3,13 +3,17 @@
  * shared_mem_writer.c (writer.out) filled, print its message, remove it.
  *
  * usage: reader.out [-k] [-n NAME]
- *   -k        keep the segment instead of removing it after printing
+ *   -k        keep: print the message without claiming or removing it
  *   -n NAME   segment name, "/" and a name (default /shm_demo)
  *   -h        print this help
- * Exit status: 0 printed, 1 failed (and the segment kept), 2 bad usage.
+ * Exit status: 0 printed, 1 failed (and the message kept for the next
+ * reader), 2 bad usage.  Interrupted by SIGINT, SIGTERM, SIGHUP or SIGPIPE
+ * while printing, it hands the message back and ends by that signal.
  *
- * It teaches: shm_open for reading, fstat, mmap of an existing object,
- * checking what another process left before trusting it, and shm_unlink.
+ * It teaches: shm_open of an existing object, fstat, mmap, checking what
+ * another process left before trusting it, claiming a message with an atomic
+ * compare-and-exchange so that exactly one reader prints it, and shm_unlink
+ * of a name only while it is still ours.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -20,6 +24,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,17 +40,15 @@ static void usage(FILE *out, int status)
 	exit(status);
 }
 
-/* Say which step failed on which segment, the system's reason, and what to do. */
-static void report(const char *step, const char *name, int error, const char *advice)
-{
-	warnx("%s %s: %s (%s)", step, name, strerror(error), advice);
-}
-
 /* write() may take fewer bytes than asked, or be interrupted by a signal:
- * go on until every byte is out. */
+ * go on until every byte is out, unless the signal asks us to stop. */
 static int write_all(const char *data, size_t len)
 {
 	while (len > 0) {
+		if (interrupted) {
+			errno = EINTR;
+			return -1;
+		}
 		ssize_t n = write(STDOUT_FILENO, data, len);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -57,13 +60,22 @@ static int write_all(const char *data, size_t len)
 	return 0;
 }
 
+/* Hand a claimed message back: the next reader finds it ready again. */
+static void give_back(struct segment *segment)
+{
+	atomic_store_explicit(&segment->ready, SHM_READY, memory_order_release);
+}
+
 int main(int argc, char *argv[])
 {
+	/* SIGPIPE too: a reader whose output pipe closes must hand the message back. */
+	static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 	const char *name = SHM_NAME, *problem;
-	const struct segment *segment;
+	struct segment *segment;
 	struct stat info;
 	size_t size, message_len;
-	int keep = 0, opt, fd;
+	unsigned found;
+	int keep = 0, claimed = 0, opt, fd;
 
 	while ((opt = getopt(argc, argv, "hkn:")) != -1) {
 		switch (opt) {
@@ -89,87 +101,136 @@ int main(int argc, char *argv[])
 		usage(stderr, 2);
 	}
 
-	/* 1. Open the existing segment, for reading only. */
-	fd = shm_open(name, O_RDONLY, 0);
+	/* 1. A consuming reader will hold the message while it prints it: from
+	 *    here on, Ctrl-C (SIGINT), SIGTERM, SIGHUP and SIGPIPE only set
+	 *    'interrupted', so that it can hand the message back before it ends.
+	 *    With -k nothing is held, and the signals keep their default. */
+	if (!keep &&
+	    catch_signals(stop_signals, sizeof stop_signals / sizeof stop_signals[0]) == -1) {
+		report("sigaction for", name, errno, "try again");
+		return 1;
+	}
+
+	/* 2. Open the existing segment.  Claiming the message means writing to
+	 *    the segment, so a consuming reader opens it for reading and writing;
+	 *    with -k it only looks, and opens it for reading only. */
+	fd = open_segment(name, keep ? O_RDONLY : O_RDWR, 0);
 	if (fd == -1) {
 		report("shm_open", name, errno,
 		       errno == ENOENT ? "run writer.out first"
-		                       : "it may belong to another user; try another -n NAME");
-		return 1;
+		       : errno == EACCES
+		           ? "it may belong to another user; try another -n NAME"
+		           : "something other than a segment has this name; remove it, "
+		             "or use another -n NAME");
+		return finish(1);
 	}
 
-	/* 2. Ask the object, not a constant, how large it is and whose it is. */
+	/* 3. Ask the object, not a constant, how large it is, whose it is and
+	 *    which object it is (st_dev and st_ino, for step 9). */
 	if (fstat(fd, &info) == -1) {
 		report("fstat", name, errno, "try again");
-		return 1;
+		return finish(1);
 	}
 
-	/* 3. Trust only a segment we own: anyone may create a name first. */
+	/* 4. Trust only a segment we own: anyone may create a name first. */
 	if (info.st_uid != geteuid()) {
 		warnx("check %s: owned by user %ld, not by you (refusing what someone else may "
 		      "have planted; remove it, or use another -n NAME)",
 		      name, (long)info.st_uid);
-		return 1;
+		return finish(1);
 	}
+#ifdef __linux__
+	/* On Linux a segment is a regular file in /dev/shm; a FIFO or a
+	 * directory planted there is not one. */
+	if (!S_ISREG(info.st_mode)) {
+		warnx(
+		    "check %s: not a shared-memory segment but a directory, FIFO or other special "
+		    "file (remove it, or use another -n NAME)",
+		    name);
+		return finish(1);
+	}
+#endif
 	if (info.st_size < (off_t)SHM_HEADER_SIZE) {
-		warnx("check %s: %lld bytes is smaller than the %zu-byte header (not made by "
-		      "writer.out; replace it with writer.out -f)",
-		      name, (long long)info.st_size, SHM_HEADER_SIZE);
-		return 1;
+		warnx(
+		    "check %s: %lld bytes is smaller than the %zu-byte header (a writer may still "
+		    "be setting it up: wait and run reader.out again; if no writer is running, "
+		    "writer.out -f replaces it)",
+		    name, (long long)info.st_size, SHM_HEADER_SIZE);
+		return finish(1);
 	}
 	size = (size_t)info.st_size;
 
-	/* 4. Map the whole object.  PROT_READ: we only look.  Pages the message
+	/* 5. Map the whole object, for writing too unless -k.  Pages the message
 	 *    does not use are never touched, so a large segment costs nothing. */
-	segment = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	segment = mmap(NULL, size, keep ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (segment == MAP_FAILED) {
 		report("mmap", name, errno, "try again");
-		return 1;
+		return finish(1);
 	}
 
-	/* 5. The mapping stays valid without the descriptor. */
+	/* 6. The mapping stays valid without the descriptor. */
 	if (close(fd) == -1) {
 		report("close", name, errno, "try again");
-		return 1;
+		return finish(1);
 	}
 
-	/* 6. The acquire load pairs with the writer's release store: once we see
-	 *    SHM_READY, the length and the message are complete. */
-	if (atomic_load_explicit(&segment->ready, memory_order_acquire) != SHM_READY) {
-		warnx("check %s: not ready (the writer is still writing, or died before it "
-		      "finished, or this is not its segment; run writer.out -f)",
+	/* 7. Claim the message: turn SHM_READY into SHM_TAKEN with one atomic
+	 *    compare-and-exchange.  Of all the readers that try at once, exactly
+	 *    one succeeds; the others find SHM_TAKEN in 'found'.  The acquire
+	 *    pairs with the writer's release store: once we see SHM_READY, the
+	 *    length and the message are complete.  With -k we only look. */
+	found = SHM_READY;
+	if (keep)
+		found = atomic_load_explicit(&segment->ready, memory_order_acquire);
+	else
+		claimed = atomic_compare_exchange_strong_explicit(
+		    &segment->ready, &found, SHM_TAKEN, memory_order_acquire, memory_order_acquire);
+	if (!keep && !claimed && found == SHM_TAKEN) {
+		warnx(
+		    "check %s: taken by another reader, which is printing it now (if that reader "
+		    "died, reader.out -k still prints the message, and writer.out -f replaces it)",
+		    name);
+		return finish(1);
+	}
+	if (found != SHM_READY && found != SHM_TAKEN) {
+		warnx("check %s: not ready (a writer may still be filling it: wait and run "
+		      "reader.out "
+		      "again; if no writer is running, writer.out -f replaces it)",
 		      name);
-		return 1;
+		return finish(1);
 	}
 	/* Take the length once: what we check must be what we use. */
 	message_len = segment->message_len;
 	if (message_len > size - SHM_HEADER_SIZE) {
+		if (claimed)
+			give_back(segment);
 		warnx("check %s: says its message is %zu bytes, more than its %zu bytes of room "
 		      "(damaged; replace it with writer.out -f)",
 		      name, message_len, size - SHM_HEADER_SIZE);
-		return 1;
+		return finish(1);
 	}
 
-	/* 7. Print the message, every byte of it, and make sure it got out:
-	 *    a full disk or a closed pipe must not go unnoticed. */
-	if (write_all(segment->message, message_len) == -1 || close(STDOUT_FILENO) == -1) {
-		report("write standard output for", name, errno,
-		       "the segment is kept; run reader.out again");
-		return 1;
+	/* 8. Print the message, every byte of it, and make sure it got out:
+	 *    a full disk or a closed pipe must not go unnoticed.  If it did not
+	 *    get out, or a signal asks us to stop first, hand the message back. */
+	if (interrupted || write_all(segment->message, message_len) == -1 ||
+	    close(STDOUT_FILENO) == -1) {
+		int error = errno;
+		if (claimed)
+			give_back(segment);
+		if (!interrupted)
+			report("write standard output for", name, error,
+			       "the message is kept; run reader.out again");
+		return finish(1);
 	}
 
-	/* 8. Unmap: we are done with the pages. */
-	if (munmap((void *)segment, size) == -1) {
-		report("munmap", name, errno, "try again");
-		return 1;
+	/* 9. Only now that the message was delivered, remove the name, if it
+	 *    is still ours: writer.out -f may have put a new segment there.  We
+	 *    do not munmap: the mapping ends with the process, a moment later,
+	 *    and the memory is freed once no process has it mapped. */
+	if (!keep && remove_if_ours(name, &info) == -1) {
+		report("shm_unlink", name, errno, "the message was printed; remove it by hand");
+		return finish(1);
 	}
-
-	/* 9. Only now that the message was delivered, remove the name.  The
-	 *    memory is freed once no process has it mapped.  Another reader may
-	 *    have removed it first: that is not an error. */
-	if (!keep && shm_unlink(name) == -1 && errno != ENOENT) {
-		report("shm_unlink", name, errno, "remove it by hand");
-		return 1;
-	}
-	return 0;
+	return finish(0);
 }

@@ -2,18 +2,22 @@
  * shared_mem_writer.c - create a named POSIX shared-memory segment and leave
  * a message in it for shared_mem_reader.c (reader.out) to pick up.
  *
- * usage: writer.out [-f] [-n NAME] [-s SIZE] [MESSAGE...]
+ * usage: writer.out [-f] [-n NAME] [-s SIZE] [MESSAGE... | -]
  *   MESSAGE...  words joined by single spaces and ended with a newline, as
  *               echo does; none: a default message; a single "-": standard
  *               input, byte for byte
- *   -f          remove a segment of that name first, then create a new one
+ *   -f          remove whatever has that name first (its message is lost),
+ *               then create a new segment
  *   -n NAME     segment name, "/" and a name (default /shm_demo)
  *   -s SIZE     segment size in bytes, K, M or G allowed (default 4096)
  *   -h          print this help
  * Exit status: 0 written, 1 failed (and nothing left behind), 2 bad usage.
+ * Interrupted by SIGINT, SIGTERM or SIGHUP before the message is published,
+ * it removes its segment and ends by that signal.
  *
- * It teaches: shm_open, ftruncate, posix_fallocate, mmap, munmap, and how to
- * publish data so that another process never sees it half written.
+ * It teaches: shm_open, ftruncate, posix_fallocate, mmap, munmap, how to
+ * publish data so that another process never sees it half written, and how
+ * to leave nothing behind when interrupted.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -25,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,12 +51,6 @@ static void usage_error(const char *reason)
 {
 	warnx("%s", reason);
 	usage(stderr, 2);
-}
-
-/* Say which step failed on which segment, the system's reason, and what to do. */
-static void report(const char *step, const char *name, int error, const char *advice)
-{
-	warnx("%s %s: %s (%s)", step, name, strerror(error), advice);
 }
 
 /* "4096", "64K", "2M" or "1G" to bytes; NULL when good, else the reason. */
@@ -100,109 +99,172 @@ static size_t join_words(char *dest, int count, char *words[])
 	return len;
 }
 
+/* Reserve bytes [offset, offset + len) of the segment with posix_fallocate,
+ * which returns the error number instead of setting errno.  A signal
+ * interrupts a long reservation (EINTR): try again, unless it asks us to
+ * stop.  Systems without posix_fallocate (macOS) skip the reservation. */
+static int reserve(int fd, off_t offset, off_t len)
+{
+	int error = 0;
+
+#if defined(_POSIX_ADVISORY_INFO) && _POSIX_ADVISORY_INFO > 0
+	do
+		error = posix_fallocate(fd, offset, len);
+	while (error == EINTR && !interrupted);
+#else
+	(void)fd, (void)offset, (void)len;
+#endif
+	return error;
+}
+
 /* Read standard input to its end straight into the segment.  Stops after one
- * byte past 'room', so *len > room means the input does not fit. */
+ * byte past 'room', so *len > room means the input does not fit.  Returns -1
+ * on an error, or when a signal came (errno is then EINTR). */
 static int read_input(char *dest, size_t room, size_t *len)
 {
 	char extra; /* takes the byte that shows there is more than 'room' */
 	ssize_t n;
 
 	*len = 0;
-	do {
+	while (*len <= room) {
+		if (interrupted) {
+			errno = EINTR;
+			return -1;
+		}
 		if (*len < room)
 			n = read(STDIN_FILENO, dest + *len, room - *len);
 		else
 			n = read(STDIN_FILENO, &extra, 1);
+		if (n == 0)
+			break;
 		if (n > 0)
 			*len += (size_t)n;
-	} while (*len <= room && (n > 0 || (n == -1 && errno == EINTR)));
-	return n == -1 ? -1 : 0;
+		else if (errno != EINTR)
+			return -1;
+	}
+	return 0;
 }
 
-int main(int argc, char *argv[])
+/* What the command line asks for. */
+struct options {
+	const char *name; /* the segment's name */
+	size_t size;      /* the segment's size in bytes */
+	int replace;      /* -f: remove whatever has the name first */
+	int from_stdin;   /* "-": the message is standard input */
+	int word_count;   /* otherwise the message is these words */
+	char **words;
+};
+
+/* Read the command line into 'options'.  A usage error ends the program. */
+static void parse_options(int argc, char *argv[], struct options *options)
 {
 	static char *default_words[] = {SHM_DEFAULT_MESSAGE};
-	const char *name = SHM_NAME, *problem;
-	size_t size = SHM_SIZE, room, message_len = 0;
-	struct segment *segment;
-	int replace = 0, from_stdin, opt, fd;
+	const char *problem;
+	int opt;
 
+	options->name = SHM_NAME;
+	options->size = SHM_SIZE;
+	options->replace = 0;
 	while ((opt = getopt(argc, argv, "fhn:s:")) != -1) {
 		switch (opt) {
 		case 'f':
-			replace = 1;
+			options->replace = 1;
 			break;
 		case 'h':
 			usage(stdout, 0);
 			break;
 		case 'n':
-			name = optarg;
+			options->name = optarg;
 			break;
 		case 's':
-			if ((problem = parse_size(optarg, &size)) != NULL)
+			if ((problem = parse_size(optarg, &options->size)) != NULL)
 				usage_error(problem);
 			break;
 		default:
 			usage(stderr, 2);
 		}
 	}
-	if ((problem = segment_name_problem(name)) != NULL)
+	if ((problem = segment_name_problem(options->name)) != NULL)
 		usage_error(problem);
-	argc -= optind;
-	argv += optind;
-	from_stdin = argc == 1 && strcmp(argv[0], "-") == 0;
-	if (argc == 0) {
-		argc = 1;
-		argv = default_words;
+	options->word_count = argc - optind;
+	options->words = argv + optind;
+	options->from_stdin = options->word_count == 1 && strcmp(options->words[0], "-") == 0;
+	if (options->word_count == 0) {
+		options->word_count = 1;
+		options->words = default_words;
 	}
+}
+
+int main(int argc, char *argv[])
+{
+	static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+	struct options options;
+	size_t room, message_len = 0;
+	struct segment *segment;
+	struct stat created;
+	int fd;
+
+	parse_options(argc, argv, &options);
+	const char *name = options.name;
+	size_t size = options.size;
 
 	/* Refuse a message that cannot fit before creating anything. */
 	room = size - SHM_HEADER_SIZE;
-	if (!from_stdin && (message_len = join_words(NULL, argc, argv)) > room) {
+	if (!options.from_stdin &&
+	    (message_len = join_words(NULL, options.word_count, options.words)) > room) {
 		warnx("check %s: a message of %zu bytes does not fit in a %zu-byte segment, "
 		      "which holds %zu (use -s to make the segment larger)",
 		      name, message_len, size, room);
 		return 1;
 	}
 
-	/* 1. Create the segment: O_EXCL fails if the name is taken, so we never
-	 *    reuse a segment someone else made; mode 0600 keeps it ours alone. */
-	if (replace && shm_unlink(name) == -1 && errno != ENOENT) {
-		report("shm_unlink", name, errno,
-		       "it may belong to another user; try another -n NAME");
-		return 1;
-	}
-	fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, S_IRUSR | S_IWUSR);
-	if (fd == -1) {
-		report("shm_open", name, errno,
-		       errno == EEXIST
-		           ? "run reader.out to consume it, or writer.out -f to replace it"
-		           : "check that /dev/shm is mounted and writable");
+	/* 1. From here on we create something that outlives us: Ctrl-C (SIGINT),
+	 *    SIGTERM and SIGHUP only set 'interrupted', so that we can remove
+	 *    what we made before we end. */
+	if (catch_signals(stop_signals, sizeof stop_signals / sizeof stop_signals[0]) == -1) {
+		report("sigaction for", name, errno, "try again");
 		return 1;
 	}
 
-	/* 2. A new segment is empty: give it its size. */
+	/* 2. Create the segment: O_EXCL fails if the name is taken, so we never
+	 *    reuse a segment someone else made; mode 0600 keeps it ours alone.
+	 *    -f removes whatever has the name first, even a message being read. */
+	if (options.replace && shm_unlink(name) == -1 && errno != ENOENT) {
+		report("shm_unlink", name, errno,
+		       "it may belong to another user, or not be a segment; try another -n NAME");
+		return finish(1);
+	}
+	fd = open_segment(name, O_CREAT | O_EXCL | O_RDWR, S_IRUSR | S_IWUSR);
+	if (fd == -1) {
+		report("shm_open", name, errno,
+		       errno == EEXIST ? "run reader.out to consume it; writer.out -f replaces it, "
+		                         "and what it holds is lost"
+		                       : "check that /dev/shm is mounted and writable");
+		return finish(1);
+	}
+	/* Remember which object we made: the undo removes that one and no other. */
+	if (fstat(fd, &created) == -1) {
+		report("fstat", name, errno, "it is left behind; remove it by hand");
+		return finish(1);
+	}
+
+	/* 3. A new segment is empty: give it its size. */
 	if (ftruncate(fd, (off_t)size) == -1) {
 		report("ftruncate", name, errno, "try a smaller -s SIZE");
 		goto undo;
 	}
 
-	/* 3. ftruncate only promises the pages.  Take them now, so that a full
-	 *    /dev/shm is an error here and not a SIGBUS (bus error) at step 6.
-	 *    Systems without posix_fallocate (macOS) skip this step. */
-#if defined(_POSIX_ADVISORY_INFO) && _POSIX_ADVISORY_INFO > 0
-	int error;
-	do
-		error = posix_fallocate(fd, 0, (off_t)size); /* returns the error, not errno */
-	while (error == EINTR);
+	/* 4. ftruncate only promises the pages.  Take them now, so that a full
+	 *    /dev/shm is an error here and not a SIGBUS (bus error) at step 7. */
+	int error = reserve(fd, 0, (off_t)size);
 	if (error != 0) {
-		report("posix_fallocate", name, error,
-		       "free space in /dev/shm, or use a smaller -s SIZE");
+		if (!interrupted)
+			report("posix_fallocate", name, error,
+			       "free space in /dev/shm, or use a smaller -s SIZE");
 		goto undo;
 	}
-#endif
 
-	/* 4. Map the segment into our memory; MAP_SHARED makes our stores
+	/* 5. Map the segment into our memory; MAP_SHARED makes our stores
 	 *    visible to every other process that maps it. */
 	segment = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (segment == MAP_FAILED) {
@@ -210,16 +272,17 @@ int main(int argc, char *argv[])
 		goto undo;
 	}
 
-	/* 5. The mapping stays valid without the descriptor. */
+	/* 6. The mapping stays valid without the descriptor. */
 	if (close(fd) == -1) {
 		report("close", name, errno, "try again");
 		goto undo;
 	}
 
-	/* 6. Copy the message and its length in. */
-	if (from_stdin) {
+	/* 7. Copy the message and its length in. */
+	if (options.from_stdin) {
 		if (read_input(segment->message, room, &message_len) == -1) {
-			report("read standard input for", name, errno, "check the input");
+			if (!interrupted)
+				report("read standard input for", name, errno, "check the input");
 			goto undo;
 		}
 		if (message_len > room) {
@@ -229,24 +292,29 @@ int main(int argc, char *argv[])
 			goto undo;
 		}
 	} else {
-		join_words(segment->message, argc, argv);
+		join_words(segment->message, options.word_count, options.words);
 	}
 	segment->message_len = message_len;
 
-	/* 7. Publish: the release store makes every write above visible to a
+	/* 8. Publish: the release store makes every write above visible to a
 	 *    reader before it can see SHM_READY.  Stored last, so a reader that
-	 *    comes early, or after we died half way, finds "not ready". */
+	 *    comes early, or after we died half way, finds "not ready".  A signal
+	 *    that came before this point undoes everything; once published, the
+	 *    message stays, whatever comes. */
+	if (interrupted)
+		goto undo;
 	atomic_store_explicit(&segment->ready, SHM_READY, memory_order_release);
 
-	/* 8. Unmap.  The segment and its message stay until it is unlinked. */
+	/* 9. Unmap.  The segment and its message stay until it is unlinked. */
 	if (munmap(segment, size) == -1) {
 		report("munmap", name, errno, "try again");
 		goto undo;
 	}
-	return 0;
+	return finish(0);
 
-undo: /* Something failed after step 1: remove what we created. */
-	if (shm_unlink(name) == -1)
+undo: /* Something failed, or a signal came, after step 2: remove what we
+       * created, unless writer.out -f has replaced it meanwhile. */
+	if (remove_if_ours(name, &created) == -1)
 		report("shm_unlink", name, errno, "remove it by hand");
-	return 1;
+	return finish(1);
 }

@@ -208,7 +208,7 @@ part_user() {
 	fi
 	have setpriv || return
 	# nobody may not be able to enter this directory: give it a copy of its own.
-	copy=$(mktemp -d) && mkdir -p "$copy/tests" && cp Makefile ./*.c ./*.h "$copy" &&
+	copy=$(mktemp -d) && mkdir -p "$copy/tests" && cp Makefile README.md ./*.c ./*.h "$copy" &&
 		cp writer.out reader.out "$copy" && cp tests/*.sh "$copy/tests" &&
 		chown -R nobody "$copy" || return
 	echo "# tests/check.sh user, as nobody"

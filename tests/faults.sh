@@ -26,6 +26,51 @@ wait_for() {
 	done
 }
 
+# sleeping PID: true once process PID waits in the kernel (state S), as a
+# program blocked on a pipe does.
+sleeping() {
+	[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 1)" = S ]
+}
+
+# killed_by SIGNAL STATUS: fail unless STATUS is that of a process ended by
+# SIGNAL (INT, TERM, ...), as a shell reports it: 128 + the signal's number.
+killed_by() {
+	[ "$2" -gt 128 ] && [ "$(kill -l "$2")" = "$1" ] && return 0
+	echo "exit status $2, not that of a process killed by SIG$1"
+	return 1
+}
+
+# payload_segment: segment $seg holding $work/payload, 1 MiB of random
+# bytes: more than a pipe holds, so a reader printing it into a pipe that
+# nobody drains stops half way, holding its claim.
+payload_segment() {
+	head -c 1048576 /dev/urandom >"$work/payload" &&
+		expect 0 writer -n "$seg" -s 2M - <"$work/payload"
+}
+
+# start_slow_reader: start a consuming reader of $seg in the background,
+# printing into the FIFO $work/pipe, and return once its first byte came
+# out: it has claimed the message and waits for the pipe to drain.  Its
+# process id is in $slow; the FIFO's reading end is descriptor 4.
+# shellcheck disable=SC2086 # RUN is a command line
+start_slow_reader() {
+	rm -f "$work/pipe" && mkfifo "$work/pipe" || return 1
+	(exec env --default-signal=INT $RUN "$READER" -n "$seg" >"$work/pipe" 2>"$work/slow_err") &
+	slow=$!
+	background "$slow"
+	exec 4<"$work/pipe"
+	dd bs=1 count=1 <&4 >"$work/slow_out" 2>/dev/null && wait_for sleeping "$slow"
+}
+
+# finish_slow_reader: drain the slow reader's pipe; fail unless it printed
+# the whole payload and exited 0.
+finish_slow_reader() {
+	cat <&4 >>"$work/slow_out"
+	exec 4<&-
+	wait "$slow" || { echo "the slow reader failed: $(cat "$work/slow_err")" && return 1; }
+	cmp "$work/payload" "$work/slow_out"
+}
+
 # in_small_shm: run $work/script in a private mount namespace whose /dev/shm
 # is a fresh 1 MiB tmpfs, the real /dev/shm never touched.  Its exit status
 # goes to $work/status, and what it left in that /dev/shm to $work/left.
@@ -131,6 +176,115 @@ default_name() {
 }
 check "without -n both programs use /shm_demo, and make run prints the default message" default_name
 
+# --- Several programs at once -----------------------------------------------
+
+slow_reader() {
+	payload_segment && start_slow_reader || return 1
+	expect 1 reader -n "$seg" && said "taken by another reader" && silent &&
+		expect 1 writer -n "$seg" second && said "File exists" &&
+		finish_slow_reader && absent &&
+		expect 0 writer -n "$seg" second && expect 0 reader -n "$seg" &&
+		printf 'second\n' >"$work/expected" && printed "$work/expected" && absent
+}
+check "while one reader prints a message, a second is refused as taken and a writer gets File exists" slow_reader
+
+replaced_while_read() {
+	payload_segment && start_slow_reader || return 1
+	expect 0 writer -f -n "$seg" new message && finish_slow_reader && present &&
+		expect 0 reader -n "$seg" && printf 'new message\n' >"$work/expected" &&
+		printed "$work/expected" && absent
+}
+check "writer -f while a reader prints the old message: the old reader leaves the new message alone" replaced_while_read
+
+# shellcheck disable=SC2086 # RUN is a command line
+failing_writer_replaced() {
+	rm -f "$work/input" && mkfifo "$work/input" || return 1
+	(exec $RUN "$WRITER" -n "$seg" -s 64 - <"$work/input" 2>"$work/first_err") &
+	first=$!
+	background "$first"
+	exec 3>"$work/input"
+	wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$first" &&
+		expect 0 writer -f -n "$seg" from the second writer || return 1
+	bytes 100 >&3 # too long for the first writer's 64-byte segment
+	exec 3>&-
+	wait "$first" && { echo "the first writer should have failed" && return 1; }
+	grep -q "longer than" "$work/first_err" && present && expect 0 reader -n "$seg" &&
+		printf 'from the second writer\n' >"$work/expected" && printed "$work/expected"
+}
+check "a writer that fails after writer -f replaced its segment leaves the new segment alone" failing_writer_replaced
+
+# shellcheck disable=SC2086 # RUN is a command line
+writer_interrupted() {
+	rm -f "$work/input" && mkfifo "$work/input" || return 1
+	for signal in INT TERM HUP; do
+		(exec env --default-signal=INT $RUN "$WRITER" -n "$seg" - <"$work/input" 2>"$work/err") &
+		pid=$!
+		background "$pid"
+		exec 3>"$work/input"
+		printf 'part of a message' >&3
+		if ! { wait_for grep -q 'part of a message' "$(seg_file)" && wait_for sleeping "$pid"; }; then
+			echo "the writer never took its input in" && return 1
+		fi
+		kill -s "$signal" "$pid"
+		wait "$pid"
+		status=$?
+		exec 3>&-
+		if ! { killed_by "$signal" "$status" && absent && [ ! -s "$work/err" ]; }; then
+			echo "for SIG$signal" && cat "$work/err" && return 1
+		fi
+	done
+}
+check "a writer interrupted by SIGINT, SIGTERM or SIGHUP removes its segment and ends by that signal" writer_interrupted
+
+# shellcheck disable=SC2086 # RUN is a command line
+ignored_stays_ignored() {
+	rm -f "$work/input" && mkfifo "$work/input" || return 1
+	# A background job of a script starts with SIGINT ignored: no --default-signal here.
+	(exec $RUN "$WRITER" -n "$seg" - <"$work/input") &
+	pid=$!
+	background "$pid"
+	exec 3>"$work/input"
+	wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid" || return 1
+	kill -s INT "$pid"
+	sleep 1
+	if ! { sleeping "$pid" && present; }; then
+		echo "an ignored SIGINT stopped the writer" && return 1
+	fi
+	kill -s TERM "$pid"
+	wait "$pid"
+	status=$?
+	exec 3>&-
+	killed_by TERM "$status" && absent
+}
+check "a SIGINT ignored when the writer started stays ignored (a script's background job)" ignored_stays_ignored
+
+reader_interrupted() {
+	for signal in INT TERM; do
+		payload_segment && start_slow_reader || return 1
+		kill -s "$signal" "$slow"
+		wait "$slow"
+		status=$?
+		exec 4<&-
+		if ! { killed_by "$signal" "$status" && present && expect 0 reader -n "$seg" &&
+			printed "$work/payload" && absent; }; then
+			echo "for SIG$signal" && return 1
+		fi
+	done
+}
+check "a reader interrupted by SIGINT or SIGTERM while printing hands the message back whole" reader_interrupted
+
+reader_killed() {
+	payload_segment && start_slow_reader || return 1
+	kill -s KILL "$slow"
+	wait "$slow"
+	exec 4<&-
+	expect 1 reader -n "$seg" && said "taken by another reader" && silent &&
+		expect 0 reader -k -n "$seg" && printed "$work/payload" && present &&
+		expect 0 writer -f -n "$seg" replacement && expect 0 reader -n "$seg" &&
+		printf 'replacement\n' >"$work/expected" && printed "$work/expected" && absent
+}
+check "a reader killed (SIGKILL) while printing leaves it taken; -k prints it whole, -f replaces it" reader_killed
+
 # --- The writer killed half way ----------------------------------------------
 
 killed_writer() {
@@ -188,15 +342,17 @@ check "a segment planted by another user is refused by the reader and not reused
 
 # --- The reader killed by SIGPIPE --------------------------------------------
 
+# shellcheck disable=SC2086 # RUN is a command line
 sigpipe() {
-	head -c 1048576 /dev/urandom >"$work/payload" &&
-		expect 0 writer -n "$seg" -s 2M - <"$work/payload" || return 1
-	{ reader -n "$seg" 2>"$work/err"; echo $? >"$work/status"; } | head -c 1 >/dev/null
-	[ "$(cat "$work/status")" -ne 0 ] ||
-		{ echo "the reader should have failed, its output was cut short" && return 1; }
-	present && expect 0 reader -n "$seg" && printed "$work/payload" && absent
+	payload_segment || return 1
+	{
+		env --default-signal=PIPE $RUN "$READER" -n "$seg" 2>"$work/err"
+		echo $? >"$work/status"
+	} | head -c 1 >/dev/null
+	killed_by PIPE "$(cat "$work/status")" && present && expect 0 reader -n "$seg" &&
+		printed "$work/payload" && absent
 }
-check "a reader killed by SIGPIPE (| head -c 1) keeps the segment whole for the next reader" sigpipe
+check "a reader whose pipe closes (| head -c 1) ends by SIGPIPE and hands the message back whole" sigpipe
 
 # --- Stress ------------------------------------------------------------------
 
@@ -219,30 +375,80 @@ check "200 write/read cycles of random sizes from 0 to the room come back byte f
 
 # --- Readers racing ----------------------------------------------------------
 
+# Without the claim, two readers printed one message about once in twenty
+# tries: race eight readers ten times.
 racing_readers() {
-	head -c 1048576 /dev/urandom >"$work/payload" &&
-		expect 0 writer -n "$seg" -s 2M - <"$work/payload" || return 1
-	for i in 1 2 3 4 5 6 7 8; do
-		{ reader -n "$seg" >"$work/out$i" 2>"$work/err$i"; echo $? >"$work/status$i"; } &
-	done
-	wait
-	whole=0
-	for i in 1 2 3 4 5 6 7 8; do
-		status=$(cat "$work/status$i")
-		if [ "$status" -eq 0 ] && cmp -s "$work/payload" "$work/out$i"; then
-			whole=$((whole + 1))
-		elif [ "$status" -eq 1 ] && [ ! -s "$work/out$i" ] &&
-			grep -q "No such file or directory" "$work/err$i"; then
-			: # came after the segment was removed: a clean miss
-		else
-			echo "reader $i: status $status, $(wc -c <"$work/out$i") bytes out"
-			cat "$work/err$i"
-			return 1
+	round=0
+	while [ "$round" -lt 10 ]; do
+		round=$((round + 1))
+		payload_segment || return 1
+		for i in 1 2 3 4 5 6 7 8; do
+			{ reader -n "$seg" >"$work/out$i" 2>"$work/err$i"; echo $? >"$work/status$i"; } &
+		done
+		wait
+		whole=0
+		for i in 1 2 3 4 5 6 7 8; do
+			status=$(cat "$work/status$i")
+			if [ "$status" -eq 0 ] && cmp -s "$work/payload" "$work/out$i"; then
+				whole=$((whole + 1))
+			elif [ "$status" -eq 1 ] && [ ! -s "$work/out$i" ] &&
+				grep -q -e "taken by another reader" -e "No such file or directory" "$work/err$i"; then
+				: # it lost the race: the message was claimed, or already removed
+			else
+				echo "round $round, reader $i: status $status, $(wc -c <"$work/out$i") bytes out"
+				cat "$work/err$i"
+				return 1
+			fi
+		done
+		if ! { [ "$whole" -eq 1 ] && absent; }; then
+			echo "round $round: $whole of 8 readers printed the message" && return 1
 		fi
 	done
-	echo "$whole of 8 readers printed the whole message"
-	[ "$whole" -ge 1 ] && absent
 }
-check "8 readers at once: none crashes or prints part, at least one prints it all, then it is gone" racing_readers
+check "8 readers at once, 10 times: exactly one prints the message, whole; the others print nothing" racing_readers
+
+# Writers and readers looping on one name at once, each writer's messages
+# numbered: afterwards every message a writer reported as written (exit 0)
+# was printed exactly once, whole, and no message was printed that was not.
+together() {
+	filler=$(bytes 3000)
+	end=$(($(date +%s) + ${STRESS_SECONDS:-4}))
+	for w in 1 2 3; do
+		(
+			i=0
+			while [ "$(date +%s)" -lt "$end" ]; do
+				i=$((i + 1))
+				writer -n "$seg" "w$w-$i" "$filler" 2>/dev/null
+				echo "$? w$w-$i" >>"$work/written$w"
+			done
+		) &
+		(
+			while [ "$(date +%s)" -lt "$end" ]; do
+				reader -n "$seg" >>"$work/read$w" 2>/dev/null
+				echo "$?" >>"$work/status$w"
+			done
+		) &
+	done
+	wait
+	reader -n "$seg" >>"$work/read0" 2>/dev/null # what is left, if anything
+	cat "$work"/read[0-3] >"$work/printed"
+	cut -d ' ' -f 1 "$work"/written[1-3] | cat - "$work"/status[1-3] | sort | uniq -c
+	if cut -d ' ' -f 1 "$work"/written[1-3] | cat - "$work"/status[1-3] | grep -v -x '[01]'; then
+		echo "an exit status other than 0 and 1" && return 1
+	fi
+	if grep -v -x "w[1-3]-[0-9]* $filler" "$work/printed" >"$work/bad"; then
+		echo "a message was printed in part, or mixed with another:"
+		cut -c 1-80 "$work/bad"
+		return 1
+	fi
+	sed -n 's/^0 //p' "$work"/written[1-3] | sort >"$work/expected"
+	cut -d ' ' -f 1 "$work/printed" | sort >"$work/got"
+	echo "$(wc -l <"$work/expected") messages written, $(wc -l <"$work/got") printed"
+	cmp -s "$work/expected" "$work/got" && absent && return 0
+	echo "written but not printed: $(comm -23 "$work/expected" "$work/got" | wc -l)"
+	echo "printed more than once: $(uniq -d "$work/got" | wc -l)"
+	return 1
+}
+check "3 writers and 3 readers on one name for a few seconds: each message written is printed once" together
 
 summary

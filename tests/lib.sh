@@ -23,7 +23,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/shm_demo_test.XXXXXX") || exit 1
 chmod 755 "$work" # other users' runs (another-user cases) must get in
 
 cleanup() {
-	rm -f /dev/shm/"$prefix"_*
+	stop_background
+	rm -rf /dev/shm/"$prefix"_*
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,6 +57,7 @@ check() {
 	rm -f "$work/skip"
 	(set -u && "$2") >"$work/log" 2>&1
 	status=$?
+	stop_background
 	if [ "$status" -eq 0 ]; then
 		passed=$((passed + 1))
 		echo "ok $number - $1"
@@ -67,7 +69,22 @@ check() {
 		echo "not ok $number - $1"
 		sed 's/^/#   /' "$work/log"
 	fi
-	rm -f "$(seg_file)"
+	rm -rf "$(seg_file)"
+}
+
+# background PID: a program the case started with & on segment $seg.  If
+# the case ends without waiting for it (it failed half way), check() kills
+# it before removing the segment, so it cannot leave one behind.  Only a
+# process whose command line still names our segments is killed: a process
+# id that was freed and given to someone else is left alone.
+background() { echo "$1" >>"$work/pids"; }
+stop_background() {
+	[ -f "$work/pids" ] || return 0
+	while read -r pid; do
+		{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -F "$prefix" &&
+			kill -KILL "$pid" 2>/dev/null
+	done <"$work/pids"
+	rm -f "$work/pids"
 }
 
 # skip REASON: end the case as skipped (use as: skip "why"; return).

@@ -20,16 +20,43 @@ poke() {
 	printf "$2" | dd of="$(seg_file)" bs=1 seek="$1" conv=notrunc 2>/dev/null
 }
 
-# put_length N: store N (below 256) as the message length in segment $seg,
-# in this machine's byte order.
+# The programs store numbers in this machine's byte order.
+if [ "$(printf '\001\000' | od -An -tu2 | tr -d ' ')" = 1 ]; then
+	low_first=true
+else
+	low_first=false
+fi
+
+# put_length N: store N (below 256) as the message length in segment $seg.
 put_length() {
 	zeros=$(printf '%*s' $((word - 1)) '' | sed 's/ /\\000/g')
-	low_first=$(printf '\001\000' | od -An -tu2 | tr -d ' ')
-	if [ "$low_first" = 1 ]; then
+	if $low_first; then
 		poke "$word" "\\$(printf %o "$1")$zeros"
 	else
 		poke "$word" "$zeros\\$(printf %o "$1")"
 	fi
+}
+
+# put_marker ABCD: store a marker of common.h ("REDY", "TAKN") in the
+# 'ready' word of segment $seg; its letters are the value's bytes from the
+# most significant one down.
+put_marker() {
+	if $low_first; then
+		poke 0 "$(echo "$1" | sed 's/\(.\)\(.\)\(.\)\(.\)/\4\3\2\1/')"
+	else
+		poke 0 "$1"
+	fi
+}
+
+# documented: fail unless the last expect's error, with the segment's name
+# written as NAME and the sizes as the README writes them, is a row of
+# README.md's troubleshooting table word for word.
+documented() {
+	line=$(sed -e "s|$seg|NAME|g" -e 's/: [0-9]* bytes is smaller/: N bytes is smaller/' \
+		-e "s/the $header-byte header/the 16-byte header/" "$work/err")
+	grep -F -q -e "| \`$line\` |" README.md && return 0
+	echo "README.md's troubleshooting table lacks: $line"
+	return 1
 }
 
 # A good segment with a short message, for the cases that damage one.
@@ -137,7 +164,7 @@ check "bad sizes (not a number, negative, too small, overflowing) are usage erro
 
 bad_names() {
 	long=/$(bytes 256)
-	for name in "" / noslash "/a/b" "/a/" "$long"; do
+	for name in "" / noslash "/a/b" "/a/" /. /.. "$long"; do
 		if ! { expect 2 writer -n "$name" && said "NAME" && said "usage:" &&
 			expect 2 reader -n "$name" && said "NAME" && said "usage:"; }; then
 			echo "for -n '$name'" && return 1
@@ -145,7 +172,7 @@ bad_names() {
 	done
 	[ ! -e "/dev/shm/$(bytes 256)" ]
 }
-check "bad names (empty, no leading /, a second /, too long) are usage errors, exit 2" bad_names
+check "bad names (empty, no leading /, a second /, /., /.., too long) are usage errors, exit 2" bad_names
 
 longest_name() {
 	seg="$seg$(bytes $((255 - ${#seg} + 1)))"
@@ -230,12 +257,55 @@ removed_meanwhile() {
 }
 check "a reader whose segment another reader removed meanwhile still delivers, exit 0" removed_meanwhile
 
+# These two also run without $RUN: valgrind would take the closed numbers.
+closed_input() {
+	{ "$WRITER" -n "$seg" - <&- 2>"$work/err"; [ $? -eq 1 ]; } &&
+		said "read standard input for $seg: Bad file descriptor" && absent
+}
+check "with standard input closed, writer.out - fails and leaves nothing (it never reads its segment)" closed_input
+
+closed_error() {
+	(umask 077 && head -c 4 /dev/zero >"$(seg_file)") && cp "$(seg_file)" "$work/before" &&
+		{ "$READER" -n "$seg" 2>&-; [ $? -eq 1 ]; } && cmp "$work/before" "$(seg_file)"
+}
+check "with standard error closed, the reader's error does not land in the segment it opened" closed_error
+
+# shellcheck disable=SC2086 # RUN is a command line
+planted() {
+	ln -s "${prefix}_target" "$work/link" && expect 0 writer -n "/${prefix}_target" &&
+		for kind in fifo directory link; do
+			case $kind in
+			fifo) mkfifo "$(seg_file)" ;;
+			directory) mkdir "$(seg_file)" ;;
+			link) cp -P "$work/link" "$(seg_file)" ;;
+			esac
+			for option in -n -kn; do
+				if ! { expect 1 timeout 10 $RUN "$READER" $option "$seg" && silent &&
+					{ [ -e "$(seg_file)" ] || [ -L "$(seg_file)" ]; }; }; then
+					echo "for a $kind and reader $option" && return 1
+				fi
+			done
+			expect 1 writer -n "$seg" && said "File exists" && rm -r "$(seg_file)" || return 1
+		done
+	[ -e "/dev/shm/${prefix}_target" ] && rm "/dev/shm/${prefix}_target"
+}
+check "a FIFO, directory or symbolic link at the name is refused at once (exit 1), never waited on" planted
+
 # --- Damaged or foreign segments: clear error, exit 1, nothing printed, kept --
 
 not_ready() {
-	make_good && poke 0 '\000\000\000\000' && refused "not ready"
+	make_good && poke 0 '\000\000\000\000' && refused "not ready" && documented
 }
-check "a segment whose ready marker is not set yet is refused as not ready" not_ready
+check "a segment whose ready marker is not set yet is refused as not ready, as documented" not_ready
+
+taken() {
+	make_good && put_marker TAKN && refused "taken by another reader" && documented &&
+		expect 0 reader -k -n "$seg" && printf 'some message\n' >"$work/expected" &&
+		printed "$work/expected" && present &&
+		expect 0 writer -f -n "$seg" new && expect 0 reader -n "$seg" &&
+		printf 'new\n' >"$work/expected" && printed "$work/expected" && absent
+}
+check "a message another reader claimed is refused as taken; -k still prints it, -f replaces it" taken
 
 wrong_marker() {
 	make_good && poke 0 'XXXX' && refused "not ready"
@@ -243,9 +313,9 @@ wrong_marker() {
 check "a segment with a wrong marker is refused" wrong_marker
 
 zero_size() {
-	(umask 077 && : >"$(seg_file)") && refused "smaller than the $header-byte header"
+	(umask 077 && : >"$(seg_file)") && refused "smaller than the $header-byte header" && documented
 }
-check "a segment of zero size is refused" zero_size
+check "a segment of zero size (a writer may be setting it up) is refused, as documented" zero_size
 
 short_segment() {
 	make_good && head -c $((header - 1)) "$(seg_file)" >"$work/short" &&
