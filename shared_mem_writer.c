@@ -99,10 +99,10 @@ static size_t join_words(char *dest, int count, char *words[])
 	return len;
 }
 
-/* Reserve bytes [offset, offset + len) of the segment with posix_fallocate,
- * which returns the error number instead of setting errno.  A signal
- * interrupts a long reservation (EINTR): try again, unless it asks us to
- * stop.  Systems without posix_fallocate (macOS) skip the reservation. */
+/* Reserve bytes [offset, offset + len) of the segment: take their pages
+ * now, so that touching them later cannot fail.  posix_fallocate returns
+ * the error number instead of setting errno.  A signal interrupts a long
+ * reservation (EINTR): try again, unless it asks us to stop. */
 static int reserve(int fd, off_t offset, off_t len)
 {
 	int error = 0;
@@ -111,38 +111,83 @@ static int reserve(int fd, off_t offset, off_t len)
 	do
 		error = posix_fallocate(fd, offset, len);
 	while (error == EINTR && !interrupted);
+	/* Where the file system cannot reserve for shared memory (POSIX allows
+	 * EINVAL and ENODEV for that; some systems say EOPNOTSUPP), go on
+	 * without: the pages then come when first touched, and a full /dev/shm
+	 * can again end the writer with SIGBUS. */
+	if (error == EINVAL || error == ENODEV || error == EOPNOTSUPP)
+		error = 0;
 #else
+	/* No posix_fallocate (macOS): the same as a file system without it. */
 	(void)fd, (void)offset, (void)len;
 #endif
 	return error;
 }
 
-/* Read standard input to its end straight into the segment.  Stops after one
- * byte past 'room', so *len > room means the input does not fit.  Returns -1
- * on an error, or when a signal came (errno is then EINTR). */
-static int read_input(char *dest, size_t room, size_t *len)
+/* Standard input's length is not known in advance, so its part of the
+ * segment is reserved in pieces as it comes: each piece as large as what is
+ * reserved already, so that few are needed, but from 64 KiB to 8 MiB, so
+ * that little more than the input is ever held; never past 'room'. */
+static size_t next_piece(size_t reserved, size_t room)
 {
-	char extra; /* takes the byte that shows there is more than 'room' */
+	size_t piece = reserved;
+
+	if (piece < (size_t)64 << 10)
+		piece = (size_t)64 << 10;
+	if (piece > (size_t)8 << 20)
+		piece = (size_t)8 << 20;
+	return piece < room - reserved ? piece : room - reserved;
+}
+
+/* Read standard input to its end straight into the segment's message,
+ * reserving each piece before read() writes into it (a page that cannot be
+ * had would make read fail with EFAULT).  When the reserved part is full,
+ * one byte is read aside first: more is reserved only if more comes.  One
+ * byte past 'room' ends the reading, so *len > room means the input does
+ * not fit.  Reports a failure and returns -1; after a signal it returns -1
+ * without a report. */
+static int read_input(int fd, const char *name, char *message, size_t room, size_t *len)
+{
+	size_t reserved = 0, piece; /* bytes of message[] reserved so far */
+	char next;                  /* the first byte past the reserved part */
 	ssize_t n;
+	int error;
 
 	*len = 0;
-	while (*len <= room) {
-		if (interrupted) {
-			errno = EINTR;
+	for (;;) {
+		if (interrupted)
+			return -1;
+		if (*len < reserved)
+			n = read(STDIN_FILENO, message + *len, reserved - *len);
+		else
+			n = read(STDIN_FILENO, &next, 1);
+		if (n == 0)
+			return 0; /* the end of the input */
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			report("read standard input for", name, errno, "check the input");
 			return -1;
 		}
-		if (*len < room)
-			n = read(STDIN_FILENO, dest + *len, room - *len);
-		else
-			n = read(STDIN_FILENO, &extra, 1);
-		if (n == 0)
-			break;
-		if (n > 0)
+		if (*len < reserved) {
 			*len += (size_t)n;
-		else if (errno != EINTR)
+			continue;
+		}
+		if (reserved == room) {
+			*len = room + 1; /* a byte more than fits */
+			return 0;
+		}
+		piece = next_piece(reserved, room);
+		error = reserve(fd, (off_t)(SHM_HEADER_SIZE + reserved), (off_t)piece);
+		if (error != 0) {
+			if (!interrupted)
+				report("posix_fallocate", name, error,
+				       "free space in /dev/shm, or send less");
 			return -1;
+		}
+		reserved += piece;
+		message[(*len)++] = next;
 	}
-	return 0;
 }
 
 /* What the command line asks for. */
@@ -254,13 +299,18 @@ int main(int argc, char *argv[])
 		goto undo;
 	}
 
-	/* 4. ftruncate only promises the pages.  Take them now, so that a full
-	 *    /dev/shm is an error here and not a SIGBUS (bus error) at step 7. */
-	int error = reserve(fd, 0, (off_t)size);
+	/* 4. ftruncate gave the segment a length, not memory: a page comes when
+	 *    it is first touched, and if /dev/shm is full then, the store that
+	 *    touches it is killed with SIGBUS (bus error).  Reserve the pages we
+	 *    will write now, so that a full /dev/shm is an error here instead:
+	 *    the header and the words, and no more, so that a large -s costs
+	 *    nothing until it is used.  Standard input is reserved in step 6,
+	 *    piece by piece as it comes. */
+	int error = reserve(fd, 0, (off_t)(SHM_HEADER_SIZE + message_len));
 	if (error != 0) {
 		if (!interrupted)
 			report("posix_fallocate", name, error,
-			       "free space in /dev/shm, or use a smaller -s SIZE");
+			       "free space in /dev/shm, or send a shorter message");
 		goto undo;
 	}
 
@@ -272,19 +322,10 @@ int main(int argc, char *argv[])
 		goto undo;
 	}
 
-	/* 6. The mapping stays valid without the descriptor. */
-	if (close(fd) == -1) {
-		report("close", name, errno, "try again");
-		goto undo;
-	}
-
-	/* 7. Copy the message and its length in. */
+	/* 6. Copy the message and its length in. */
 	if (options.from_stdin) {
-		if (read_input(segment->message, room, &message_len) == -1) {
-			if (!interrupted)
-				report("read standard input for", name, errno, "check the input");
+		if (read_input(fd, name, segment->message, room, &message_len) == -1)
 			goto undo;
-		}
 		if (message_len > room) {
 			warnx("read standard input for %s: longer than the %zu bytes a %zu-byte "
 			      "segment holds (use -s to make the segment larger)",
@@ -295,6 +336,12 @@ int main(int argc, char *argv[])
 		join_words(segment->message, options.word_count, options.words);
 	}
 	segment->message_len = message_len;
+
+	/* 7. Everything is reserved: the mapping stays valid without the descriptor. */
+	if (close(fd) == -1) {
+		report("close", name, errno, "try again");
+		goto undo;
+	}
 
 	/* 8. Publish: the release store makes every write above visible to a
 	 *    reader before it can see SHM_READY.  Stored last, so a reader that

@@ -114,6 +114,27 @@ check "a 1 MiB payload round-trips through a 2M segment of exactly 2097152 bytes
 
 # --- Sizes -------------------------------------------------------------------
 
+# used: the bytes of memory segment $seg holds (its blocks), not its length.
+used() { echo $(($(stat -c '%b * %B' "$(seg_file)"))); }
+page=$(getconf PAGESIZE)
+
+sparse_words() {
+	expect 0 writer -n "$seg" -s 1G hello && [ "$(stat -c %s "$(seg_file)")" -eq 1073741824 ] &&
+		echo "a 1 GiB segment holding hello uses $(used) bytes" &&
+		[ "$(used)" -le $((4 * page)) ] &&
+		expect 0 reader -n "$seg" && printf 'hello\n' >"$work/expected" && printed "$work/expected"
+}
+check "a -s 1G segment holding a short message uses a few pages of /dev/shm, not 1 GiB" sparse_words
+
+sparse_input() {
+	head -c 1048576 /dev/urandom >"$work/large" &&
+		expect 0 writer -n "$seg" -s 1G - <"$work/large" &&
+		echo "a 1 GiB segment holding 1 MiB of input uses $(used) bytes" &&
+		[ "$(used)" -ge 1048576 ] && [ "$(used)" -le $((2 * 1048576 + page)) ] &&
+		expect 0 reader -n "$seg" && printed "$work/large"
+}
+check "1 MiB of standard input in a -s 1G segment uses about 1 MiB of /dev/shm (at most twice)" sparse_input
+
 too_long_words() {
 	expect 1 writer -n "$seg" -s 64 "$(bytes 100)" &&
 		said "check $seg: a message of 101 bytes does not fit in a 64-byte segment, which holds $((64 - header)) (use -s" &&
