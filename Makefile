@@ -4,7 +4,8 @@
 #   make test   build, then run the test suite (tests/run.sh)
 #   make check  make test, then every deeper check (tests/check.sh); one of
 #               them alone: make check-faults, check-asan, check-valgrind,
-#               check-static, check-matrix, check-musl, check-user, check-bench
+#               check-static, check-matrix, check-musl, check-user, check-clone,
+#               check-bench
 #   make bench  build, then measure the pair against standard tools (tests/bench.sh)
 #   make clean  remove what the build made
 # CC, CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS may be set on the command line or
@@ -33,7 +34,7 @@ test: all
 	sh tests/run.sh
 
 CHECKS = check-faults check-asan check-valgrind check-static check-matrix check-musl check-user \
-	check-bench
+	check-clone check-bench
 
 check: test
 	RT_LIB="$(RT_LIB)" sh tests/check.sh all

@@ -10,6 +10,8 @@
 #             all with -Werror; plus a plain "gcc file.c -o file.out"
 #   musl      a static build with musl-gcc, both test scripts
 #   user      both test scripts as an ordinary user (nobody, when run as root)
+#   clone     a clone of the repository in a directory of mode 0700: the cases
+#             that run as another user pass from there too (root only)
 #   bench     tests/bench.sh (make bench) runs to its end; its numbers are not judged
 # Every test script's cases count, and so does every step here (a build, a
 # linter).  The last line is "P passed, F failed" (", S skipped"); the exit
@@ -97,6 +99,15 @@ tally() {
 	skipped=$((skipped + ${5:-0}))
 }
 
+# reports_dir: print a new, empty directory for sanitizer or valgrind reports.
+# It is under /tmp, whatever $TMPDIR says, and anyone may write into it
+# (sticky, like /tmp itself): the cases that run as another user (nobody)
+# write their reports there too, wherever the checkout is.
+reports_dir() {
+	dir=$(mktemp -d /tmp/shm_demo_reports.XXXXXX) && chmod 1777 "$dir" &&
+		echo "$dir" >>build/temporary && echo "$dir"
+}
+
 # no_reports DIR: fail if the sanitizers or valgrind left any report in DIR.
 no_reports() {
 	for report in "$1"/*; do
@@ -116,10 +127,9 @@ part_asan() {
 		have "$cc" || continue
 		step "$cc builds with ASan and UBSan" build "asan-$cc" "$cc" -std=c11 $WARNINGS -O1 -g $SANITIZE ||
 			continue
-		reports=build/asan-$cc/reports
-		rm -rf "$reports" && mkdir -p "$reports" && chmod 1777 "$reports"
-		export ASAN_OPTIONS="exitcode=99:log_path=$PWD/$reports/asan"
-		export UBSAN_OPTIONS="halt_on_error=1:exitcode=99:print_stacktrace=1:log_path=$PWD/$reports/ubsan"
+		reports=$(reports_dir) || { result "not ok" "a directory for the $cc build's reports" && continue; }
+		export ASAN_OPTIONS="exitcode=99:log_path=$reports/asan"
+		export UBSAN_OPTIONS="halt_on_error=1:exitcode=99:print_stacktrace=1:log_path=$reports/ubsan"
 		suite "build/asan-$cc" tests/run.sh
 		suite "build/asan-$cc" tests/faults.sh
 		unset ASAN_OPTIONS UBSAN_OPTIONS
@@ -131,10 +141,9 @@ part_asan() {
 part_valgrind() {
 	have valgrind || return
 	step "builds for valgrind (-O0 -g)" build valgrind cc -std=c11 $WARNINGS -O0 -g || return
-	reports=build/valgrind/reports
-	rm -rf "$reports" && mkdir -p "$reports" && chmod 1777 "$reports"
-	suite build/valgrind tests/run.sh "$VALGRIND --log-file=$PWD/$reports/%p"
-	suite build/valgrind tests/faults.sh "$VALGRIND --log-file=$PWD/$reports/%p"
+	reports=$(reports_dir) || { result "not ok" "a directory for valgrind's reports" && return; }
+	suite build/valgrind tests/run.sh "$VALGRIND --log-file=$reports/%p"
+	suite build/valgrind tests/faults.sh "$VALGRIND --log-file=$reports/%p"
 	step "no valgrind report" no_reports "$reports"
 }
 
@@ -207,21 +216,64 @@ part_user() {
 		return
 	fi
 	have setpriv || return
-	# nobody may not be able to enter this directory: give it a copy of its own.
-	copy=$(mktemp -d) && mkdir -p "$copy/tests" && cp Makefile README.md ./*.c ./*.h "$copy" &&
+	# nobody may not be able to enter this directory: give it a copy of its
+	# own under /tmp, and that copy as its TMPDIR too.
+	copy=$(mktemp -d /tmp/shm_demo_user.XXXXXX) && echo "$copy" >>build/temporary &&
+		mkdir -p "$copy/tests" && cp Makefile README.md ./*.c ./*.h "$copy" &&
 		cp writer.out reader.out "$copy" && cp tests/*.sh "$copy/tests" &&
 		chown -R nobody "$copy" || return
 	echo "# tests/check.sh user, as nobody"
-	setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" --clear-groups \
-		sh "$copy/tests/check.sh" user | tee build/suite.log | sed 's/^/    /'
-	rm -rf "$copy"
+	(cd "$copy" && TMPDIR=$copy setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" \
+		--clear-groups sh tests/check.sh user) | tee build/suite.log | sed 's/^/    /'
 	tally "tests/check.sh user as nobody"
+}
+
+# clone_into DIR: a fresh clone of this repository in DIR, with the changes
+# not yet committed copied over, so that what is checked is what is here;
+# then build it.
+clone_into() {
+	git clone -q "$PWD" "$1" || return 1
+	git diff --name-only HEAD | while read -r file; do
+		[ ! -f "$file" ] || cp "$file" "$1/$file" || return 1
+	done
+	make -C "$1" -s all
+}
+
+# The cases that act as another user, run from a clone of the repository in
+# a directory that user cannot enter, as root's home often is: those of the
+# faults part and of the checkers that run them (whose reports must still
+# reach the check), then the user part.
+part_clone() {
+	if [ "$(id -u)" -ne 0 ]; then
+		result skip "the clone part needs root, as every case run as another user does"
+		return
+	fi
+	have git || return
+	if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		[ "${CI:-}" = true ] && { result "not ok" "CI runs in a git checkout" && return; }
+		result skip "not a git checkout, so there is nothing to clone"
+		return
+	fi
+	parent=$(mktemp -d) && echo "$parent" >>build/temporary && chmod 700 "$parent" || return
+	clone=$parent/shm-demo
+	step "a clone in a directory of mode 0700 ($parent) builds" clone_into "$clone" || return
+	echo "# tests/check.sh faults asan valgrind musl, the cases run as nobody, in $clone"
+	(cd "$clone" && ONLY='*_as_nobody' sh tests/check.sh faults asan valgrind musl) |
+		tee build/suite.log | sed 's/^/    /'
+	tally "the cases run as nobody, in a clone"
+	echo "# tests/check.sh user, in $clone"
+	(cd "$clone" && sh tests/check.sh user) | tee build/suite.log | sed 's/^/    /'
+	tally "the user part, in a clone"
 }
 
 # Run from the top of the repository, with the normal build made (make all).
 cd "$(dirname "$0")/.." || exit 1
 mkdir -p build
-[ "$1" = all ] && set -- faults asan valgrind static matrix musl user bench
+# The directories made outside the checkout are listed in build/temporary.
+rm -f build/temporary
+trap '[ ! -f build/temporary ] || xargs rm -rf <build/temporary; rm -f build/temporary' EXIT
+trap 'exit 1' HUP INT TERM
+[ "$1" = all ] && set -- faults asan valgrind static matrix musl user clone bench
 for part in "$@"; do
 	echo "# --- $part"
 	"part_$part"
