@@ -78,6 +78,17 @@ static inline const char *segment_name_problem(const char *name)
 	return NULL;
 }
 
+/* Say what getopt found wrong, in our words rather than its own (the option
+ * string starts with ':' and opterr is 0): ':' for an option that lacks its
+ * argument, '?' for one that does not exist; optopt names the option. */
+static inline void bad_option(int opt)
+{
+	if (opt == ':')
+		warnx("option -%c needs an argument", optopt);
+	else
+		warnx("unknown option -%c", optopt);
+}
+
 /* Say which step failed on which segment, the system's reason, and what to do. */
 static inline void report(const char *step, const char *name, int error, const char *advice)
 {

@@ -13,7 +13,8 @@
  * It teaches: shm_open of an existing object, fstat, mmap, checking what
  * another process left before trusting it, claiming a message with an atomic
  * compare-and-exchange so that exactly one reader prints it, and shm_unlink
- * of a name only while it is still ours.
+ * of a name only while it is still ours.  main() is the lesson; the helpers
+ * after it handle the command line and the loops.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -33,73 +34,31 @@
 
 #include "common.h"
 
-static void usage(FILE *out, int status)
-{
-	if (fputs("usage: reader.out [-k] [-n NAME]\n", out) == EOF || fflush(out) == EOF)
-		err(1, "write the usage");
-	exit(status);
-}
+/* What the command line asks for. */
+struct options {
+	const char *name; /* the segment's name */
+	int keep;         /* -k: only look; neither claim nor remove */
+};
 
-/* write() may take fewer bytes than asked, or be interrupted by a signal:
- * go on until every byte is out, unless the signal asks us to stop. */
-static int write_all(const char *data, size_t len)
-{
-	while (len > 0) {
-		if (interrupted) {
-			errno = EINTR;
-			return -1;
-		}
-		ssize_t n = write(STDOUT_FILENO, data, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Hand a claimed message back: the next reader finds it ready again. */
-static void give_back(struct segment *segment)
-{
-	atomic_store_explicit(&segment->ready, SHM_READY, memory_order_release);
-}
+static void parse_options(int argc, char *argv[], struct options *options);
+static int write_all(const char *data, size_t len);
+static void give_back(struct segment *segment);
+static _Noreturn void usage(FILE *out, int status);
 
 int main(int argc, char *argv[])
 {
 	/* SIGPIPE too: a reader whose output pipe closes must hand the message back. */
 	static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-	const char *name = SHM_NAME, *problem;
+	struct options options;
 	struct segment *segment;
 	struct stat info;
 	size_t size, message_len;
 	unsigned found;
-	int keep = 0, claimed = 0, opt, fd;
+	int claimed = 0, fd;
 
-	while ((opt = getopt(argc, argv, "hkn:")) != -1) {
-		switch (opt) {
-		case 'h':
-			usage(stdout, 0);
-			break;
-		case 'k':
-			keep = 1;
-			break;
-		case 'n':
-			name = optarg;
-			break;
-		default:
-			usage(stderr, 2);
-		}
-	}
-	if (optind != argc)
-		problem = "reader.out takes no MESSAGE; the writer gives it";
-	else
-		problem = segment_name_problem(name);
-	if (problem != NULL) {
-		warnx("%s", problem);
-		usage(stderr, 2);
-	}
+	parse_options(argc, argv, &options);
+	const char *name = options.name;
+	int keep = options.keep;
 
 	/* 1. A consuming reader will hold the message while it prints it: from
 	 *    here on, Ctrl-C (SIGINT), SIGTERM, SIGHUP and SIGPIPE only set
@@ -117,11 +76,10 @@ int main(int argc, char *argv[])
 	fd = open_segment(name, keep ? O_RDONLY : O_RDWR, 0);
 	if (fd == -1) {
 		report("shm_open", name, errno,
-		       errno == ENOENT ? "run writer.out first"
-		       : errno == EACCES
-		           ? "it may belong to another user; try another -n NAME"
-		           : "something other than a segment has this name; remove it, "
-		             "or use another -n NAME");
+		       errno == ENOENT   ? "run writer.out first"
+		       : errno == EACCES ? "it may belong to another user; try another -n NAME"
+		                         : "something other than a segment has this name; "
+		                           "remove it, or use another -n NAME");
 		return finish(1);
 	}
 
@@ -134,8 +92,8 @@ int main(int argc, char *argv[])
 
 	/* 4. Trust only a segment we own: anyone may create a name first. */
 	if (info.st_uid != geteuid()) {
-		warnx("check %s: owned by user %ld, not by you (refusing what someone else may "
-		      "have planted; remove it, or use another -n NAME)",
+		warnx("check %s: owned by user %ld, not by you (refusing what someone else "
+		      "may have planted; remove it, or use another -n NAME)",
 		      name, (long)info.st_uid);
 		return finish(1);
 	}
@@ -143,19 +101,17 @@ int main(int argc, char *argv[])
 	/* On Linux a segment is a regular file in /dev/shm; a FIFO or a
 	 * directory planted there is not one. */
 	if (!S_ISREG(info.st_mode)) {
-		warnx(
-		    "check %s: not a shared-memory segment but a directory, FIFO or other special "
-		    "file (remove it, or use another -n NAME)",
-		    name);
+		warnx("check %s: not a shared-memory segment but a directory, FIFO or "
+		      "other special file (remove it, or use another -n NAME)",
+		      name);
 		return finish(1);
 	}
 #endif
 	if (info.st_size < (off_t)SHM_HEADER_SIZE) {
-		warnx(
-		    "check %s: %lld bytes is smaller than the %zu-byte header (a writer may still "
-		    "be setting it up: wait and run reader.out again; if no writer is running, "
-		    "writer.out -f replaces it)",
-		    name, (long long)info.st_size, SHM_HEADER_SIZE);
+		warnx("check %s: %lld bytes is smaller than the %zu-byte header (a writer may "
+		      "still be setting it up: wait and run reader.out again; if no writer is "
+		      "running, writer.out -f replaces it)",
+		      name, (long long)info.st_size, SHM_HEADER_SIZE);
 		return finish(1);
 	}
 	size = (size_t)info.st_size;
@@ -186,16 +142,15 @@ int main(int argc, char *argv[])
 		claimed = atomic_compare_exchange_strong_explicit(
 		    &segment->ready, &found, SHM_TAKEN, memory_order_acquire, memory_order_acquire);
 	if (!keep && !claimed && found == SHM_TAKEN) {
-		warnx(
-		    "check %s: taken by another reader, which is printing it now (if that reader "
-		    "died, reader.out -k still prints the message, and writer.out -f replaces it)",
-		    name);
+		warnx("check %s: taken by another reader, which is printing it now (if that "
+		      "reader died, reader.out -k still prints the message, and writer.out -f "
+		      "replaces it)",
+		      name);
 		return finish(1);
 	}
 	if (found != SHM_READY && found != SHM_TAKEN) {
 		warnx("check %s: not ready (a writer may still be filling it: wait and run "
-		      "reader.out "
-		      "again; if no writer is running, writer.out -f replaces it)",
+		      "reader.out again; if no writer is running, writer.out -f replaces it)",
 		      name);
 		return finish(1);
 	}
@@ -233,4 +188,76 @@ int main(int argc, char *argv[])
 		return finish(1);
 	}
 	return finish(0);
+}
+
+/* Read the command line into 'options'.  A usage error ends the program.
+ * getopt's own messages are turned off (opterr) so that ours all start with
+ * the program's name alone. */
+static void parse_options(int argc, char *argv[], struct options *options)
+{
+	const char *problem;
+	int opt;
+
+	options->name = SHM_NAME;
+	options->keep = 0;
+	opterr = 0;
+	while ((opt = getopt(argc, argv, ":hkn:")) != -1) {
+		switch (opt) {
+		case 'h':
+			usage(stdout, 0);
+		case 'k':
+			options->keep = 1;
+			break;
+		case 'n':
+			options->name = optarg;
+			break;
+		default: /* ':' or '?' */
+			bad_option(opt);
+			usage(stderr, 2);
+		}
+	}
+	if (optind != argc) {
+		warnx("unexpected argument \"%s\": the message is given to writer.out",
+		      argv[optind]);
+		usage(stderr, 2);
+	}
+	if ((problem = segment_name_problem(options->name)) != NULL) {
+		warnx("%s", problem);
+		usage(stderr, 2);
+	}
+}
+
+/* write() may take fewer bytes than asked, or be interrupted by a signal:
+ * go on until every byte is out, unless the signal asks us to stop. */
+static int write_all(const char *data, size_t len)
+{
+	while (len > 0) {
+		if (interrupted) {
+			errno = EINTR;
+			return -1;
+		}
+		ssize_t n = write(STDOUT_FILENO, data, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Hand a claimed message back: the next reader finds it ready again. */
+static void give_back(struct segment *segment)
+{
+	atomic_store_explicit(&segment->ready, SHM_READY, memory_order_release);
+}
+
+/* Print the usage line and end with 'status'; a failure to print it is an
+ * error of its own (exit 1). */
+static _Noreturn void usage(FILE *out, int status)
+{
+	if (fputs("usage: reader.out [-k] [-n NAME]\n", out) == EOF || fflush(out) == EOF)
+		err(1, "write the usage");
+	exit(status);
 }

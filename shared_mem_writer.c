@@ -17,7 +17,8 @@
  *
  * It teaches: shm_open, ftruncate, posix_fallocate, mmap, munmap, how to
  * publish data so that another process never sees it half written, and how
- * to leave nothing behind when interrupted.
+ * to leave nothing behind when interrupted.  main() is the lesson; the
+ * helpers after it handle the command line and the loops.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -39,157 +40,6 @@
 
 #include "common.h"
 
-static void usage(FILE *out, int status)
-{
-	if (fputs("usage: writer.out [-f] [-n NAME] [-s SIZE] [MESSAGE... | -]\n", out) == EOF ||
-	    fflush(out) == EOF)
-		err(1, "write the usage");
-	exit(status);
-}
-
-static void usage_error(const char *reason)
-{
-	warnx("%s", reason);
-	usage(stderr, 2);
-}
-
-/* "4096", "64K", "2M" or "1G" to bytes; NULL when good, else the reason. */
-static const char *parse_size(const char *text, size_t *size)
-{
-	uintmax_t value, unit = 1;
-	char *end;
-
-	if (text[0] < '0' || text[0] > '9') /* strtoumax would take " -1" */
-		return "SIZE must be a whole number of bytes, optionally with K, M or G";
-	errno = 0;
-	value = strtoumax(text, &end, 10);
-	if (*end == 'K' || *end == 'k')
-		unit = (uintmax_t)1 << 10;
-	else if (*end == 'M' || *end == 'm')
-		unit = (uintmax_t)1 << 20;
-	else if (*end == 'G' || *end == 'g')
-		unit = (uintmax_t)1 << 30;
-	if (unit != 1)
-		end++;
-	if (*end != '\0')
-		return "SIZE must be a whole number of bytes, optionally with K, M or G";
-	/* The size goes to ftruncate (off_t) and mmap (size_t): keep it in both. */
-	if (errno == ERANGE || value > (uintmax_t)PTRDIFF_MAX / unit)
-		return "SIZE is too large";
-	if (value * unit < SHM_HEADER_SIZE)
-		return "SIZE must be at least the size of the segment's header";
-	*size = (size_t)(value * unit);
-	return NULL;
-}
-
-/* Join the words with single spaces and a final newline, as echo does.
- * With dest NULL, only count the bytes that would be written. */
-static size_t join_words(char *dest, int count, char *words[])
-{
-	size_t len = 0;
-
-	for (int i = 0; i < count; i++) {
-		size_t word_len = strlen(words[i]);
-		if (dest != NULL) {
-			memcpy(dest + len, words[i], word_len);
-			dest[len + word_len] = i + 1 < count ? ' ' : '\n';
-		}
-		len += word_len + 1;
-	}
-	return len;
-}
-
-/* Reserve bytes [offset, offset + len) of the segment: take their pages
- * now, so that touching them later cannot fail.  posix_fallocate returns
- * the error number instead of setting errno.  A signal interrupts a long
- * reservation (EINTR): try again, unless it asks us to stop. */
-static int reserve(int fd, off_t offset, off_t len)
-{
-	int error = 0;
-
-#if defined(_POSIX_ADVISORY_INFO) && _POSIX_ADVISORY_INFO > 0
-	do
-		error = posix_fallocate(fd, offset, len);
-	while (error == EINTR && !interrupted);
-	/* Where the file system cannot reserve for shared memory (POSIX allows
-	 * EINVAL and ENODEV for that; some systems say EOPNOTSUPP), go on
-	 * without: the pages then come when first touched, and a full /dev/shm
-	 * can again end the writer with SIGBUS. */
-	if (error == EINVAL || error == ENODEV || error == EOPNOTSUPP)
-		error = 0;
-#else
-	/* No posix_fallocate (macOS): the same as a file system without it. */
-	(void)fd, (void)offset, (void)len;
-#endif
-	return error;
-}
-
-/* Standard input's length is not known in advance, so its part of the
- * segment is reserved in pieces as it comes: each piece as large as what is
- * reserved already, so that few are needed, but from 64 KiB to 8 MiB, so
- * that little more than the input is ever held; never past 'room'. */
-static size_t next_piece(size_t reserved, size_t room)
-{
-	size_t piece = reserved;
-
-	if (piece < (size_t)64 << 10)
-		piece = (size_t)64 << 10;
-	if (piece > (size_t)8 << 20)
-		piece = (size_t)8 << 20;
-	return piece < room - reserved ? piece : room - reserved;
-}
-
-/* Read standard input to its end straight into the segment's message,
- * reserving each piece before read() writes into it (a page that cannot be
- * had would make read fail with EFAULT).  When the reserved part is full,
- * one byte is read aside first: more is reserved only if more comes.  One
- * byte past 'room' ends the reading, so *len > room means the input does
- * not fit.  Reports a failure and returns -1; after a signal it returns -1
- * without a report. */
-static int read_input(int fd, const char *name, char *message, size_t room, size_t *len)
-{
-	size_t reserved = 0, piece; /* bytes of message[] reserved so far */
-	char next;                  /* the first byte past the reserved part */
-	ssize_t n;
-	int error;
-
-	*len = 0;
-	for (;;) {
-		if (interrupted)
-			return -1;
-		if (*len < reserved)
-			n = read(STDIN_FILENO, message + *len, reserved - *len);
-		else
-			n = read(STDIN_FILENO, &next, 1);
-		if (n == 0)
-			return 0; /* the end of the input */
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			report("read standard input for", name, errno, "check the input");
-			return -1;
-		}
-		if (*len < reserved) {
-			*len += (size_t)n;
-			continue;
-		}
-		if (reserved == room) {
-			*len = room + 1; /* a byte more than fits */
-			return 0;
-		}
-		piece = next_piece(reserved, room);
-		error = reserve(fd, (off_t)(SHM_HEADER_SIZE + reserved), (off_t)piece);
-		if (error != 0) {
-			if (!interrupted)
-				report("posix_fallocate", name, error,
-				       "free space in /dev/shm, or send less");
-			return -1;
-		}
-		reserved += piece;
-		message[(*len)++] = next;
-	}
-}
-
 /* What the command line asks for. */
 struct options {
 	const char *name; /* the segment's name */
@@ -200,60 +50,28 @@ struct options {
 	char **words;
 };
 
-/* Read the command line into 'options'.  A usage error ends the program. */
-static void parse_options(int argc, char *argv[], struct options *options)
-{
-	static char *default_words[] = {SHM_DEFAULT_MESSAGE};
-	const char *problem;
-	int opt;
-
-	options->name = SHM_NAME;
-	options->size = SHM_SIZE;
-	options->replace = 0;
-	while ((opt = getopt(argc, argv, "fhn:s:")) != -1) {
-		switch (opt) {
-		case 'f':
-			options->replace = 1;
-			break;
-		case 'h':
-			usage(stdout, 0);
-			break;
-		case 'n':
-			options->name = optarg;
-			break;
-		case 's':
-			if ((problem = parse_size(optarg, &options->size)) != NULL)
-				usage_error(problem);
-			break;
-		default:
-			usage(stderr, 2);
-		}
-	}
-	if ((problem = segment_name_problem(options->name)) != NULL)
-		usage_error(problem);
-	options->word_count = argc - optind;
-	options->words = argv + optind;
-	options->from_stdin = options->word_count == 1 && strcmp(options->words[0], "-") == 0;
-	if (options->word_count == 0) {
-		options->word_count = 1;
-		options->words = default_words;
-	}
-}
+static void parse_options(int argc, char *argv[], struct options *options);
+static int parse_size(const char *text, size_t *size);
+static size_t join_words(char *dest, int count, char *words[]);
+static int reserve(int fd, off_t offset, off_t len);
+static int read_input(int fd, const char *name, char *message, size_t room, size_t *len);
+static size_t next_piece(size_t reserved, size_t room);
+static _Noreturn void usage(FILE *out, int status);
 
 int main(int argc, char *argv[])
 {
 	static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 	struct options options;
-	size_t room, message_len = 0;
 	struct segment *segment;
 	struct stat created;
-	int fd;
+	size_t room, message_len = 0;
+	int fd, error;
 
 	parse_options(argc, argv, &options);
 	const char *name = options.name;
 	size_t size = options.size;
 
-	/* Refuse a message that cannot fit before creating anything. */
+	/* Refuse a message of words that cannot fit, before creating anything. */
 	room = size - SHM_HEADER_SIZE;
 	if (!options.from_stdin &&
 	    (message_len = join_words(NULL, options.word_count, options.words)) > room) {
@@ -306,7 +124,7 @@ int main(int argc, char *argv[])
 	 *    the header and the words, and no more, so that a large -s costs
 	 *    nothing until it is used.  Standard input is reserved in step 6,
 	 *    piece by piece as it comes. */
-	int error = reserve(fd, 0, (off_t)(SHM_HEADER_SIZE + message_len));
+	error = reserve(fd, 0, (off_t)(SHM_HEADER_SIZE + message_len));
 	if (error != 0) {
 		if (!interrupted)
 			report("posix_fallocate", name, error,
@@ -364,4 +182,206 @@ undo: /* Something failed, or a signal came, after step 2: remove what we
 	if (remove_if_ours(name, &created) == -1)
 		report("shm_unlink", name, errno, "remove it by hand");
 	return finish(1);
+}
+
+/* Read the command line into 'options'.  A usage error ends the program.
+ * getopt's own messages are turned off (opterr) so that ours all start with
+ * the program's name alone. */
+static void parse_options(int argc, char *argv[], struct options *options)
+{
+	static char *default_words[] = {SHM_DEFAULT_MESSAGE};
+	const char *problem;
+	int opt;
+
+	options->name = SHM_NAME;
+	options->size = SHM_SIZE;
+	options->replace = 0;
+	opterr = 0;
+	while ((opt = getopt(argc, argv, ":fhn:s:")) != -1) {
+		switch (opt) {
+		case 'f':
+			options->replace = 1;
+			break;
+		case 'h':
+			usage(stdout, 0);
+		case 'n':
+			options->name = optarg;
+			break;
+		case 's':
+			if (parse_size(optarg, &options->size) == -1)
+				usage(stderr, 2);
+			break;
+		default: /* ':' or '?' */
+			bad_option(opt);
+			usage(stderr, 2);
+		}
+	}
+	if ((problem = segment_name_problem(options->name)) != NULL) {
+		warnx("%s", problem);
+		usage(stderr, 2);
+	}
+	options->word_count = argc - optind;
+	options->words = argv + optind;
+	options->from_stdin = options->word_count == 1 && strcmp(options->words[0], "-") == 0;
+	if (options->word_count == 0) {
+		options->word_count = 1;
+		options->words = default_words;
+	}
+}
+
+/* "4096", "64K", "2M" or "1G" to bytes.  Says what is wrong and returns -1
+ * if it is not a size we can use. */
+static int parse_size(const char *text, size_t *size)
+{
+	uintmax_t value, unit = 1;
+	char *end;
+
+	if (text[0] < '0' || text[0] > '9') /* strtoumax would take " -1" */
+		goto not_a_size;
+	errno = 0;
+	value = strtoumax(text, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		unit = (uintmax_t)1 << 10;
+	else if (*end == 'M' || *end == 'm')
+		unit = (uintmax_t)1 << 20;
+	else if (*end == 'G' || *end == 'g')
+		unit = (uintmax_t)1 << 30;
+	if (unit != 1)
+		end++;
+	if (*end != '\0')
+		goto not_a_size;
+	/* The size goes to ftruncate (off_t) and mmap (size_t): keep it in both. */
+	if (errno == ERANGE || value > (uintmax_t)PTRDIFF_MAX / unit) {
+		warnx("SIZE is too large");
+		return -1;
+	}
+	if (value * unit < SHM_HEADER_SIZE) {
+		warnx("SIZE must be at least %zu bytes, the size of the segment's header",
+		      SHM_HEADER_SIZE);
+		return -1;
+	}
+	*size = (size_t)(value * unit);
+	return 0;
+
+not_a_size:
+	warnx("SIZE must be a whole number of bytes, optionally with K, M or G");
+	return -1;
+}
+
+/* Join the words with single spaces and a final newline, as echo does.
+ * With dest NULL, only count the bytes that would be written. */
+static size_t join_words(char *dest, int count, char *words[])
+{
+	size_t len = 0;
+
+	for (int i = 0; i < count; i++) {
+		size_t word_len = strlen(words[i]);
+		if (dest != NULL) {
+			memcpy(dest + len, words[i], word_len);
+			dest[len + word_len] = i + 1 < count ? ' ' : '\n';
+		}
+		len += word_len + 1;
+	}
+	return len;
+}
+
+/* Reserve bytes [offset, offset + len) of the segment: take their pages
+ * now, so that touching them later cannot fail.  posix_fallocate returns
+ * the error number instead of setting errno.  A signal interrupts a long
+ * reservation (EINTR): try again, unless it asks us to stop. */
+static int reserve(int fd, off_t offset, off_t len)
+{
+	int error = 0;
+
+#if defined(_POSIX_ADVISORY_INFO) && _POSIX_ADVISORY_INFO > 0
+	do
+		error = posix_fallocate(fd, offset, len);
+	while (error == EINTR && !interrupted);
+	/* Where the file system cannot reserve for shared memory (POSIX allows
+	 * EINVAL and ENODEV for that; some systems say EOPNOTSUPP), go on
+	 * without: the pages then come when first touched, and a full /dev/shm
+	 * can again end the writer with SIGBUS. */
+	if (error == EINVAL || error == ENODEV || error == EOPNOTSUPP)
+		error = 0;
+#else
+	/* No posix_fallocate (macOS): the same as a file system without it. */
+	(void)fd, (void)offset, (void)len;
+#endif
+	return error;
+}
+
+/* Read standard input to its end straight into the segment's message,
+ * reserving each piece before read() writes into it (a page that cannot be
+ * had would make read fail with EFAULT).  When the reserved part is full,
+ * one byte is read aside first: more is reserved only if more comes.  One
+ * byte past 'room' ends the reading, so *len > room means the input does
+ * not fit.  Reports a failure and returns -1; after a signal it returns -1
+ * without a report. */
+static int read_input(int fd, const char *name, char *message, size_t room, size_t *len)
+{
+	size_t reserved = 0, piece; /* bytes of message[] reserved so far */
+	char next;                  /* the first byte past the reserved part */
+	ssize_t n;
+	int error;
+
+	*len = 0;
+	for (;;) {
+		if (interrupted)
+			return -1;
+		if (*len < reserved)
+			n = read(STDIN_FILENO, message + *len, reserved - *len);
+		else
+			n = read(STDIN_FILENO, &next, 1);
+		if (n == 0)
+			return 0; /* the end of the input */
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			report("read standard input for", name, errno, "check the input");
+			return -1;
+		}
+		if (*len < reserved) {
+			*len += (size_t)n;
+			continue;
+		}
+		if (reserved == room) {
+			*len = room + 1; /* a byte more than fits */
+			return 0;
+		}
+		piece = next_piece(reserved, room);
+		error = reserve(fd, (off_t)(SHM_HEADER_SIZE + reserved), (off_t)piece);
+		if (error != 0) {
+			if (!interrupted)
+				report("posix_fallocate", name, error,
+				       "free space in /dev/shm, or send less");
+			return -1;
+		}
+		reserved += piece;
+		message[(*len)++] = next;
+	}
+}
+
+/* Standard input's length is not known in advance, so its part of the
+ * segment is reserved in pieces as it comes: each piece as large as what is
+ * reserved already, so that few are needed, but from 64 KiB to 8 MiB, so
+ * that little more than the input is ever held; never past 'room'. */
+static size_t next_piece(size_t reserved, size_t room)
+{
+	size_t piece = reserved;
+
+	if (piece < (size_t)64 << 10)
+		piece = (size_t)64 << 10;
+	if (piece > (size_t)8 << 20)
+		piece = (size_t)8 << 20;
+	return piece < room - reserved ? piece : room - reserved;
+}
+
+/* Print the usage line and end with 'status'; a failure to print it is an
+ * error of its own (exit 1). */
+static _Noreturn void usage(FILE *out, int status)
+{
+	if (fputs("usage: writer.out [-f] [-n NAME] [-s SIZE] [MESSAGE... | -]\n", out) == EOF ||
+	    fflush(out) == EOF)
+		err(1, "write the usage");
+	exit(status);
 }

@@ -387,4 +387,29 @@ bad_usage() {
 }
 check "an unknown option, a missing argument or a reader argument is a usage error, exit 2" bad_usage
 
+# The usage errors in the programs' own words, each line starting with the
+# program's plain name or "usage:", whatever path ran it (not ./writer.out).
+usage_words() {
+	expect 2 writer -x && said "writer.out: unknown option -x" &&
+		expect 2 writer -s && said "writer.out: option -s needs an argument" &&
+		expect 2 writer -s 1 && said "writer.out: SIZE must be at least $header bytes, the size of the segment's header" &&
+		expect 2 reader -n "$seg" extra &&
+		said 'reader.out: unexpected argument "extra": the message is given to writer.out' || return 1
+	for command in "writer -x" "writer -n" "writer -s 0" "writer -s 1T" "writer -n bad" \
+		"reader -q" "reader -n" "reader -n /a/b" "reader extra"; do
+		# shellcheck disable=SC2086 # the command is words
+		expect 2 $command || return 1
+		if grep -v -e '^writer\.out: ' -e '^reader\.out: ' -e '^usage: ' "$work/err"; then
+			echo "a line above, from $command, starts with neither the program's name nor usage:"
+			return 1
+		fi
+		program=${command%% *}.out
+		if ! { grep -q "^$program: " "$work/err" && grep -q "^usage: $program " "$work/err"; }; then
+			echo "$command did not say $program: and usage:" && return 1
+		fi
+	done
+	absent
+}
+check "usage errors are in the programs' words: each line starts with writer.out:, reader.out: or usage:" usage_words
+
 summary
