@@ -97,7 +97,7 @@ static inline void report(const char *step, const char *name, int error, const c
 
 /*
  * shm_open, made safe for names that anyone can take and for descriptors
- * that a careless parent left closed.
+ * that a careless parent left closed.  Writer step 2, reader steps 2 and 9.
  */
 static inline int open_segment(const char *name, int oflag, mode_t mode)
 {
@@ -130,8 +130,9 @@ static inline int open_segment(const char *name, int oflag, mode_t mode)
 }
 
 /*
- * Remove the name, but only if it still refers to 'ours', the object we
- * created or claimed (as fstat described it).  shm_unlink acts on a name,
+ * Reader step 9, and the writer's clean-up: remove the name, but only if it
+ * still refers to 'ours', the object we created or claimed (as fstat
+ * described it).  shm_unlink acts on a name,
  * and meanwhile writer.out -f may have given that name to a new segment,
  * whose message must survive us.  Returns 0 when the name is gone or left to
  * its new owner, -1 with errno set when it could not be checked or removed.
@@ -161,9 +162,9 @@ static inline int remove_if_ours(const char *name, const struct stat *ours)
 }
 
 /*
- * Signals.  SIGINT (Ctrl-C), SIGTERM and SIGHUP ask a program to stop; by
- * default they end it on the spot, and a segment it was filling or holding
- * would be left behind.  The handler only records which signal came: it may
+ * Signals.  SIGINT (Ctrl-C), SIGTERM and SIGHUP ask a program to stop, and
+ * SIGPIPE says its output is gone; by default they end it on the spot, and a
+ * segment it was filling or holding would be left behind.  The handler only records which signal came: it may
  * run between any two instructions of the program, so it must not touch the
  * segment or call anything that is not async-signal-safe.  The program looks
  * at 'interrupted' where it waits, and before each step that cannot be undone,
@@ -177,7 +178,7 @@ static void on_signal(int signal_number)
 }
 
 /*
- * Catch each of 'signals' with on_signal.  No SA_RESTART: a read or write
+ * Step 1 of both programs: catch each of 'signals' with on_signal.  No SA_RESTART: a read or write
  * that is waiting when a signal comes must return (with EINTR) so that the
  * program sees the signal now, not when the input or the pipe moves again.
  * A signal that was ignored when we started stays ignored: a shell starts a
@@ -212,15 +213,16 @@ static inline int catch_signals(const int *signals, size_t count)
  */
 static inline int finish(int status)
 {
+	int signal_number = interrupted; /* read once: another signal may still come */
 	struct sigaction action;
 
-	if (interrupted == 0)
+	if (signal_number == 0)
 		return status;
 	memset(&action, 0, sizeof action);
 	action.sa_handler = SIG_DFL;
 	sigemptyset(&action.sa_mask);
-	if (sigaction(interrupted, &action, NULL) == 0)
-		(void)raise(interrupted);
+	if (sigaction(signal_number, &action, NULL) == 0)
+		(void)raise(signal_number);
 	return status; /* not reached: the default action of these signals ends the process */
 }
 

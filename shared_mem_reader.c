@@ -63,7 +63,9 @@ int main(int argc, char *argv[])
 	/* 1. A consuming reader will hold the message while it prints it: from
 	 *    here on, Ctrl-C (SIGINT), SIGTERM, SIGHUP and SIGPIPE only set
 	 *    'interrupted', so that it can hand the message back before it ends.
-	 *    With -k nothing is held, and the signals keep their default. */
+	 *    Every exit from here goes through finish(), which ends by that
+	 *    signal instead, if one came.  With -k nothing is held, and the
+	 *    signals keep their default. */
 	if (!keep &&
 	    catch_signals(stop_signals, sizeof stop_signals / sizeof stop_signals[0]) == -1) {
 		report("sigaction for", name, errno, "try again");

@@ -11,7 +11,7 @@
  *   -n NAME     segment name, "/" and a name (default /shm_demo)
  *   -s SIZE     segment size in bytes, K, M or G allowed (default 4096)
  *   -h          print this help
- * Exit status: 0 written, 1 failed (and nothing left behind), 2 bad usage.
+ * Exit status: 0 written, 1 failed (and what it created removed), 2 bad usage.
  * Interrupted by SIGINT, SIGTERM or SIGHUP before the message is published,
  * it removes its segment and ends by that signal.
  *
@@ -83,7 +83,8 @@ int main(int argc, char *argv[])
 
 	/* 1. From here on we create something that outlives us: Ctrl-C (SIGINT),
 	 *    SIGTERM and SIGHUP only set 'interrupted', so that we can remove
-	 *    what we made before we end. */
+	 *    what we made before we end.  Every exit from here goes through
+	 *    finish(), which ends by that signal instead, if one came. */
 	if (catch_signals(stop_signals, sizeof stop_signals / sizeof stop_signals[0]) == -1) {
 		report("sigaction for", name, errno, "try again");
 		return 1;
@@ -164,8 +165,8 @@ int main(int argc, char *argv[])
 	/* 8. Publish: the release store makes every write above visible to a
 	 *    reader before it can see SHM_READY.  Stored last, so a reader that
 	 *    comes early, or after we died half way, finds "not ready".  A signal
-	 *    that came before this point undoes everything; once published, the
-	 *    message stays, whatever comes. */
+	 *    that came before this point undoes everything; once published, a
+	 *    signal no longer does (a failure still does, below). */
 	if (interrupted)
 		goto undo;
 	atomic_store_explicit(&segment->ready, SHM_READY, memory_order_release);
