@@ -22,7 +22,7 @@ number=0
 # two runs apart, and the clean-up removes only these.
 prefix="shm_demo_test_$$"
 work=$(mktemp -d "${TMPDIR:-/tmp}/shm_demo_test.XXXXXX") || exit 1
-other= # a directory for another user's runs, made by the first case that needs one
+other= # a directory for the runs as another user (faults.sh makes it, as root)
 
 cleanup() {
 	stop_background
