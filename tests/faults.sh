@@ -71,6 +71,28 @@ finish_slow_reader() {
 	cmp "$work/payload" "$work/slow_out"
 }
 
+# start_writer SIGINT ARGS...: start the writer on $seg in the background
+# with ARGS, its standard input the FIFO $work/input (descriptor 3 is the
+# other end), its standard error in $work/writer_err, and SIGINT "default",
+# or "ignored" as a script's background job gets it.  Return once it has
+# created the segment and waits for input; its process id is in $pid.
+# shellcheck disable=SC2086 # RUN is a command line
+start_writer() {
+	sigint=$1
+	shift
+	rm -f "$work/input" && mkfifo "$work/input" || return 1
+	if [ "$sigint" = default ]; then
+		(exec env --default-signal=INT $RUN "$WRITER" -n "$seg" "$@" \
+			<"$work/input" 2>"$work/writer_err") &
+	else
+		(exec $RUN "$WRITER" -n "$seg" "$@" <"$work/input" 2>"$work/writer_err") &
+	fi
+	pid=$!
+	background "$pid"
+	exec 3>"$work/input"
+	wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid"
+}
+
 # in_small_shm: run $work/script in a private mount namespace whose /dev/shm
 # is a fresh 1 MiB tmpfs, the real /dev/shm never touched.  Its exit status
 # goes to $work/status, and what it left in that /dev/shm to $work/left.
@@ -230,31 +252,20 @@ replaced_while_read() {
 }
 check "writer -f while a reader prints the old message: the old reader leaves the new message alone" replaced_while_read
 
-# shellcheck disable=SC2086 # RUN is a command line
 failing_writer_replaced() {
-	rm -f "$work/input" && mkfifo "$work/input" || return 1
-	(exec $RUN "$WRITER" -n "$seg" -s 64 - <"$work/input" 2>"$work/first_err") &
-	first=$!
-	background "$first"
-	exec 3>"$work/input"
-	wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$first" &&
-		expect 0 writer -f -n "$seg" from the second writer || return 1
+	start_writer default -s 64 - && expect 0 writer -f -n "$seg" from the second writer ||
+		return 1
 	bytes 100 >&3 # too long for the first writer's 64-byte segment
 	exec 3>&-
-	wait "$first" && { echo "the first writer should have failed" && return 1; }
-	grep -q "longer than" "$work/first_err" && present && expect 0 reader -n "$seg" &&
+	wait "$pid" && { echo "the first writer should have failed" && return 1; }
+	grep -q "longer than" "$work/writer_err" && present && expect 0 reader -n "$seg" &&
 		printf 'from the second writer\n' >"$work/expected" && printed "$work/expected"
 }
 check "a writer that fails after writer -f replaced its segment leaves the new segment alone" failing_writer_replaced
 
-# shellcheck disable=SC2086 # RUN is a command line
 writer_interrupted() {
-	rm -f "$work/input" && mkfifo "$work/input" || return 1
 	for signal in INT TERM HUP; do
-		(exec env --default-signal=INT $RUN "$WRITER" -n "$seg" - <"$work/input" 2>"$work/err") &
-		pid=$!
-		background "$pid"
-		exec 3>"$work/input"
+		start_writer default - || return 1
 		printf 'part of a message' >&3
 		if ! { wait_for grep -q 'part of a message' "$(seg_file)" && wait_for sleeping "$pid"; }; then
 			echo "the writer never took its input in" && return 1
@@ -263,22 +274,15 @@ writer_interrupted() {
 		wait "$pid"
 		status=$?
 		exec 3>&-
-		if ! { killed_by "$signal" "$status" && absent && [ ! -s "$work/err" ]; }; then
-			echo "for SIG$signal" && cat "$work/err" && return 1
+		if ! { killed_by "$signal" "$status" && absent && [ ! -s "$work/writer_err" ]; }; then
+			echo "for SIG$signal" && cat "$work/writer_err" && return 1
 		fi
 	done
 }
 check "a writer interrupted by SIGINT, SIGTERM or SIGHUP removes its segment and ends by that signal" writer_interrupted
 
-# shellcheck disable=SC2086 # RUN is a command line
 ignored_stays_ignored() {
-	rm -f "$work/input" && mkfifo "$work/input" || return 1
-	# A background job of a script starts with SIGINT ignored: no --default-signal here.
-	(exec $RUN "$WRITER" -n "$seg" - <"$work/input") &
-	pid=$!
-	background "$pid"
-	exec 3>"$work/input"
-	wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid" || return 1
+	start_writer ignored - || return 1
 	kill -s INT "$pid"
 	sleep 1
 	if ! { sleeping "$pid" && present; }; then
@@ -322,16 +326,12 @@ check "a reader killed (SIGKILL) while printing leaves it taken; -k prints it wh
 # --- The writer killed half way ----------------------------------------------
 
 killed_writer() {
-	mkfifo "$work/slow" || return 1
-	# shellcheck disable=SC2086 # RUN is a command line
-	(exec $RUN "$WRITER" -n "$seg" - <"$work/slow" 2>/dev/null) &
-	writer_pid=$!
-	exec 3>"$work/slow" # the writer now sits in step 6, reading
+	start_writer default - || return 1 # it now sits in step 6, reading
 	printf 'half of a message' >&3
 	wait_for grep -q 'half of a message' "$(seg_file)" ||
 		{ echo "the writer never copied its input in" && return 1; }
-	kill -KILL "$writer_pid"
-	wait "$writer_pid"
+	kill -KILL "$pid"
+	wait "$pid"
 	exec 3>&-
 	expect 1 reader -n "$seg" && said "not ready" && silent && present &&
 		expect 0 writer -f -n "$seg" new message && expect 0 reader -n "$seg" &&
