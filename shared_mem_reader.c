@@ -170,8 +170,7 @@ int main(int argc, char *argv[])
 	/* 8. Print the message, every byte of it, and make sure it got out:
 	 *    a full disk or a closed pipe must not go unnoticed.  If it did not
 	 *    get out, or a signal asks us to stop first, hand the message back. */
-	if (interrupted || write_all(segment->message, message_len) == -1 ||
-	    close(STDOUT_FILENO) == -1) {
+	if (write_all(segment->message, message_len) == -1 || close(STDOUT_FILENO) == -1) {
 		int error = errno;
 		if (claimed)
 			give_back(segment);
@@ -230,14 +229,17 @@ static void parse_options(int argc, char *argv[], struct options *options)
 }
 
 /* write() may take fewer bytes than asked, or be interrupted by a signal:
- * go on until every byte is out, unless the signal asks us to stop. */
+ * go on until every byte is out, unless a signal asks us to stop (checked
+ * first even for an empty message, which is then not delivered either). */
 static int write_all(const char *data, size_t len)
 {
-	while (len > 0) {
+	for (;;) {
 		if (interrupted) {
 			errno = EINTR;
 			return -1;
 		}
+		if (len == 0)
+			return 0;
 		ssize_t n = write(STDOUT_FILENO, data, len);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -246,7 +248,6 @@ static int write_all(const char *data, size_t len)
 		data += n;
 		len -= (size_t)n;
 	}
-	return 0;
 }
 
 /* Hand a claimed message back: the next reader finds it ready again. */
