@@ -1,24 +1,22 @@
 /*
  * common.h - what shared_mem_writer.c and shared_mem_reader.c agree on:
- * the segment's default name and size, the default message, the layout of
- * the bytes inside the segment, and the few helpers both programs need in
- * the same form.  Both programs include this file, so they cannot disagree
- * about any of it.
+ * the segment's default name and size, the layout of the bytes inside it,
+ * and the few small helpers both programs need in the same form.  Both
+ * programs include this file, so they cannot disagree about any of it.
  */
 #ifndef SHM_DEMO_COMMON_H
 #define SHM_DEMO_COMMON_H
 
-#include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/types.h>
 
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,36 +25,53 @@
 #define SHM_DEFAULT_MESSAGE "Hello from the writer, through POSIX shared memory!"
 
 /*
- * The values of 'ready'.  A new segment is all zero bytes, so 0 means the
- * writer is still filling it in.  The writer stores SHM_READY when, and only
- * when, the message is complete; the one reader that turns SHM_READY into
- * SHM_TAKEN owns the message from then on (see the claim in the reader).
+ * The three states of a segment, in its 'state' word.  A new segment is all
+ * zero bytes, so it starts as SHM_FILLING.  The writer stores SHM_READY when,
+ * and only when, the message is complete; the reader that printed it stores
+ * SHM_DELIVERED.  Each is changed only by the holder of the segment's lock.
  */
-#define SHM_READY 0x52454459u /* "REDY" in ASCII: unlikely to be there by chance */
-#define SHM_TAKEN 0x54414B4Eu /* "TAKN": a reader has claimed it and is printing it */
+#define SHM_FILLING   0u          /* a writer is at work on it, or died at work */
+#define SHM_READY     0x52454459u /* "REDY" in ASCII: unlikely to be there by chance */
+#define SHM_DELIVERED 0x444F4E45u /* "DONE": printed; the name is about to go */
 
 /*
- * The layout of a segment: a small header, then the message bytes, which run
- * to the end of the segment.  'ready' is an atomic so that the writer can
- * publish the message with one store the reader is guaranteed to see only
- * after everything written before it, and so that two readers cannot both
- * claim it.
+ * The layout of a segment: a 16-byte header, then the message bytes, which
+ * run to the end of the segment.  Every field has a fixed width, so that a
+ * 32-bit and a 64-bit build agree on where each one is.  'state' is an atomic
+ * so that the writer can publish the message with one store that a reader
+ * sees only after everything written before it.
  */
 struct segment {
-	atomic_uint ready;  /* 0, SHM_READY or SHM_TAKEN */
-	size_t message_len; /* how many bytes of message[] are in use */
-	char message[];     /* the message itself; not a C string, may hold NULs */
+	atomic_uint state;    /* SHM_FILLING, SHM_READY or SHM_DELIVERED (32 bits) */
+	uint32_t unused;      /* padding made visible: message_len starts at byte 8 */
+	uint64_t message_len; /* how many bytes of message[] are in use */
+	char message[];       /* the message itself; not a C string, may hold NULs */
 };
 
 /* Bytes before the message: the smallest segment that can hold anything. */
 #define SHM_HEADER_SIZE offsetof(struct segment, message)
 
+_Static_assert(sizeof(atomic_uint) == 4 && SHM_HEADER_SIZE == 16,
+               "the header must be 16 bytes, as every other build sees it");
+
 /*
- * Two processes share 'ready' only if the atomic is lock-free: a lock would
+ * Two processes share 'state' only if the atomic is lock-free: a lock would
  * live inside one process, where the other cannot see it.
  */
 #if ATOMIC_INT_LOCK_FREE != 2
 #error "atomic_uint is not lock-free here, so it cannot be shared between processes"
+#endif
+
+/*
+ * On Linux a segment's name is a file in /dev/shm, where anyone may plant a
+ * FIFO, whose open would wait forever for a second party.  With O_NONBLOCK
+ * that open returns at once; for a real segment it changes nothing.  POSIX
+ * does not list the flag for shm_open, so only Linux gets it.
+ */
+#ifdef __linux__
+#define NEVER_WAIT O_NONBLOCK
+#else
+#define NEVER_WAIT 0
 #endif
 
 /*
@@ -89,141 +104,110 @@ static inline void bad_option(int opt)
 		warnx("unknown option -%c", optopt);
 }
 
-/* Say which step failed on which segment, the system's reason, and what to do. */
-static inline void report(const char *step, const char *name, int error, const char *advice)
+/*
+ * What to do about a failed call, decided by the error alone, so that each
+ * hint appears only where the error means it.  advice() is each program's
+ * own: it knows what an error means there.  The hints every program shares
+ * are here.  NULL: the system's reason says it all.
+ */
+static const char *advice(int error);
+
+static inline const char *shared_advice(int error)
 {
-	warnx("%s %s: %s (%s)", step, name, strerror(error), advice);
+	switch (error) {
+	case EACCES:
+	case EPERM:
+		return "it may belong to another user; try another -n NAME";
+	case ELOOP:  /* a symbolic link */
+	case EISDIR: /* a directory, on musl */
+	case EINVAL: /* a directory, on glibc */
+	case ENXIO:  /* a socket */
+		return "something other than a segment has this name; remove it, or use another "
+		       "-n NAME";
+	case EROFS:
+		return "/dev/shm is mounted read-only";
+	case EMFILE:
+	case ENFILE:
+		return "too many open files; raise the limit (ulimit -n) or close some";
+	default:
+		return NULL;
+	}
+}
+
+/* Say which step failed on which segment, the system's reason, and what to
+ * do.  EINTR says nothing: a signal asked the program to stop, and it ends by
+ * that signal, which says it all. */
+static inline void report(const char *step, const char *name, int error)
+{
+	const char *hint = advice(error);
+
+	if (error == EINTR)
+		return;
+	if (hint == NULL)
+		warnx("%s %s: %s", step, name, strerror(error));
+	else
+		warnx("%s %s: %s (%s)", step, name, strerror(error), hint);
 }
 
 /*
- * shm_open, made safe for names that anyone can take and for descriptors
- * that a careless parent left closed.  Writer step 2, reader steps 2 and 9.
+ * A program started with standard input, output or error closed gets the
+ * segment under that number: its own reads, output and error messages would
+ * then reach the segment.  Move the segment above them; the low number stays
+ * closed, so using it fails (EBADF) as it would have without us.  On failure
+ * *fd is left as it was, still open.
  */
-static inline int open_segment(const char *name, int oflag, mode_t mode)
+static inline int keep_off_standard_streams(int *fd)
 {
-	int fd, high;
+	int high;
 
+	if (*fd > STDERR_FILENO)
+		return 0;
+	high = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (high == -1)
+		return -1;
+	(void)close(*fd); /* 'high' is open on the same segment: this cannot fail */
+	*fd = high;
+	return 0;
+}
+
+/*
+ * flock(2), not in POSIX but in Linux and the BSDs: returns 1 when the lock
+ * is ours, -1 with errno set when it is not (EWOULDBLOCK: someone else holds
+ * it; EINTR: a signal came while we waited), and 0 where shared memory cannot
+ * be locked at all (macOS and QNX say ENOTSUP, EOPNOTSUPP or EINVAL): the
+ * programs then go on without the lock, and without what it tells them.
+ */
+static inline int lock_segment(int fd, int operation)
+{
+	if (flock(fd, operation) == 0)
+		return 1;
+	if (errno == ENOTSUP || errno == EOPNOTSUPP || errno == EINVAL)
+		return 0;
+	return -1;
+}
+
+/*
+ * Whether our segment, open on fd, still has its name.  shm_unlink acts on
+ * a name, and writer.out -f may have removed ours and given the name to a new
+ * segment, whose message must survive us.  On Linux a segment is a file whose
+ * link count fstat reports, and it drops to 0 when the name is removed; so we
+ * can ask without opening the name again (which could fail for want of a
+ * descriptor).  Elsewhere fstat may leave st_nlink out (macOS fills only the
+ * size, mode and owner), so the check is empty there.  Returns 1 or 0, or -1
+ * with errno set if fstat failed.
+ */
+static inline int still_named(int fd)
+{
 #ifdef __linux__
-	/* On Linux a name is a file in /dev/shm, where anyone may plant a FIFO
-	 * whose open would wait forever for a second party.  O_NONBLOCK makes
-	 * that open return at once, and changes nothing for a real segment. */
-	oflag |= O_NONBLOCK;
-#endif
-	fd = shm_open(name, oflag, mode);
-	if (fd == -1 || fd > STDERR_FILENO || (oflag & O_ACCMODE) != O_RDWR)
-		return fd;
-	/* Standard input, output or error was closed when we started, and the
-	 * segment got its number: our own input, output and error messages
-	 * would go through a descriptor that can change the segment.  Move it
-	 * above them; the low number stays closed, so using it fails (EBADF)
-	 * as it would have without us.  (A read-only descriptor cannot change
-	 * the segment, and ours are closed before anything reads them.) */
-	high = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-	if (high == -1) {
-		int error = errno;
-		(void)close(fd);
-		errno = error;
-		return -1;
-	}
-	(void)close(fd); /* a second descriptor for it is open: this cannot fail */
-	return high;
-}
-
-/*
- * Reader step 9, and the writer's clean-up: remove the name, but only if it
- * still refers to 'ours', the object we created or claimed (as fstat
- * described it).  shm_unlink acts on a name,
- * and meanwhile writer.out -f may have given that name to a new segment,
- * whose message must survive us.  Returns 0 when the name is gone or left to
- * its new owner, -1 with errno set when it could not be checked or removed.
- */
-static inline int remove_if_ours(const char *name, const struct stat *ours)
-{
 	struct stat now;
-	int fd = open_segment(name, O_RDONLY, 0), error;
 
-	if (fd == -1)
-		return errno == ENOENT ? 0 : -1;
-	error = fstat(fd, &now) == -1 ? errno : 0;
-	if (close(fd) == -1 && error == 0)
-		error = errno;
-	if (error != 0) {
-		errno = error;
+	if (fstat(fd, &now) == -1)
 		return -1;
-	}
-	if (now.st_dev != ours->st_dev || now.st_ino != ours->st_ino)
-		return 0; /* another segment has the name now: not ours to remove */
-	/* POSIX has no "remove this name only if it is this object", so a
-	 * writer.out -f that replaces it between the check and here loses its
-	 * new segment.  The window is a few system calls long. */
-	if (shm_unlink(name) == -1 && errno != ENOENT)
-		return -1;
-	return 0;
-}
-
-/*
- * Signals.  SIGINT (Ctrl-C), SIGTERM and SIGHUP ask a program to stop, and
- * SIGPIPE says its output is gone; by default they end it on the spot, and a
- * segment it was filling or holding would be left behind.  The handler only records which signal came: it may
- * run between any two instructions of the program, so it must not touch the
- * segment or call anything that is not async-signal-safe.  The program looks
- * at 'interrupted' where it waits, and before each step that cannot be undone,
- * cleans up, and then ends by the same signal (finish).
- */
-static volatile sig_atomic_t interrupted; /* the signal that came, or 0 */
-
-static void on_signal(int signal_number)
-{
-	interrupted = signal_number;
-}
-
-/*
- * Step 1 of both programs: catch each of 'signals' with on_signal.  No SA_RESTART: a read or write
- * that is waiting when a signal comes must return (with EINTR) so that the
- * program sees the signal now, not when the input or the pipe moves again.
- * A signal that was ignored when we started stays ignored: a shell starts a
- * script's background jobs with SIGINT ignored, and nohup ignores SIGHUP.
- */
-static inline int catch_signals(const int *signals, size_t count)
-{
-	struct sigaction action, before;
-
-	memset(&action, 0, sizeof action);
-	action.sa_handler = on_signal;
-	sigemptyset(&action.sa_mask);
-	for (size_t i = 0; i < count; i++) {
-		if (sigaction(signals[i], &action, &before) == -1)
-			return -1;
-		if (before.sa_handler != SIG_IGN)
-			continue;
-		if (sigaction(signals[i], &before, NULL) == -1)
-			return -1;
-		if (interrupted == signals[i]) /* it came in between: it was meant to be ignored */
-			interrupted = 0;
-	}
-	return 0;
-}
-
-/*
- * Every exit after catch_signals goes through here.  With no signal caught,
- * it returns 'status' for main to return.  After a signal, the clean-up is
- * done: end by that signal, with its default action, so that the parent (a
- * shell, a script) sees "killed by SIGINT" and stops too, as it would have
- * without our handler.
- */
-static inline int finish(int status)
-{
-	int signal_number = interrupted; /* read once: another signal may still come */
-	struct sigaction action;
-
-	if (signal_number == 0)
-		return status;
-	memset(&action, 0, sizeof action);
-	action.sa_handler = SIG_DFL;
-	sigemptyset(&action.sa_mask);
-	if (sigaction(signal_number, &action, NULL) == 0)
-		(void)raise(signal_number);
-	return status; /* not reached: the default action of these signals ends the process */
+	return now.st_nlink > 0;
+#else
+	(void)fd;
+	return 1;
+#endif
 }
 
 #endif

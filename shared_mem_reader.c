@@ -3,21 +3,21 @@
  * shared_mem_writer.c (writer.out) filled, print its message, remove it.
  *
  * usage: reader.out [-k] [-n NAME]
- *   -k        keep: print the message without claiming or removing it
+ *   -k        keep: print the message, change nothing and remove nothing
  *   -n NAME   segment name, "/" and a name (default /shm_demo)
  *   -h        print this help
- * Exit status: 0 printed, 1 failed (and the message kept for the next
- * reader), 2 bad usage.  Interrupted by SIGINT, SIGTERM, SIGHUP or SIGPIPE
- * while printing, it hands the message back and ends by that signal.
+ * Exit status: 0 printed, 1 failed (a ready message is kept for the next
+ * reader), 2 bad usage.  It catches no signal: stopped at any point, it
+ * leaves the message ready for the next reader, which prints it whole.
  *
- * It teaches: shm_open of an existing object, fstat, mmap, checking what
- * another process left before trusting it, claiming a message with an atomic
- * compare-and-exchange so that exactly one reader prints it, and shm_unlink
- * of a name only while it is still ours.  main() is the lesson; the helpers
- * after it handle the command line and the loops.
+ * It teaches: shm_open of an existing object, flock, fstat, mmap, checking
+ * what another process left before trusting it, and shm_unlink of a name only
+ * while it is still ours.  main() is the lesson; the helpers after it handle
+ * the command line and the loops.
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -25,8 +25,9 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <inttypes.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,158 +38,114 @@
 /* What the command line asks for. */
 struct options {
 	const char *name; /* the segment's name */
-	int keep;         /* -k: only look; neither claim nor remove */
+	int keep;         /* -k: only look; change and remove nothing */
 };
 
 static void parse_options(int argc, char *argv[], struct options *options);
+static int trusted(const char *name, const struct stat *info);
+static void refuse(const char *name, unsigned state, int locked, int keep, int named);
 static int write_all(const char *data, size_t len);
-static void give_back(struct segment *segment);
 static _Noreturn void usage(FILE *out, int status);
 
 int main(int argc, char *argv[])
 {
-	/* SIGPIPE too: a reader whose output pipe closes must hand the message back. */
-	static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 	struct options options;
 	struct segment *segment;
 	struct stat info;
-	size_t size, message_len;
-	unsigned found;
-	int claimed = 0, fd;
+	size_t size;
+	uint64_t message_len;
+	unsigned state;
+	int fd, locked, named;
 
 	parse_options(argc, argv, &options);
 	const char *name = options.name;
 	int keep = options.keep;
 
-	/* 1. A consuming reader will hold the message while it prints it: from
-	 *    here on, Ctrl-C (SIGINT), SIGTERM, SIGHUP and SIGPIPE only set
-	 *    'interrupted', so that it can hand the message back before it ends.
-	 *    Every exit from here goes through finish(), which ends by that
-	 *    signal instead, if one came.  With -k nothing is held, and the
-	 *    signals keep their default. */
-	if (!keep &&
-	    catch_signals(stop_signals, sizeof stop_signals / sizeof stop_signals[0]) == -1) {
-		report("sigaction for", name, errno, "try again");
+	/* 1. Open the existing segment.  Marking the message delivered writes to
+	 *    it, so a consuming reader opens it for reading and writing; -k only
+	 *    reads.  NEVER_WAIT: a FIFO planted at the name must not hang us. */
+	fd = shm_open(name, (keep ? O_RDONLY : O_RDWR) | NEVER_WAIT, 0);
+	if (fd == -1) {
+		report("shm_open", name, errno);
+		return 1;
+	}
+	if (keep_off_standard_streams(&fd) == -1) {
+		report("fcntl", name, errno);
 		return 1;
 	}
 
-	/* 2. Open the existing segment.  Claiming the message means writing to
-	 *    the segment, so a consuming reader opens it for reading and writing;
-	 *    with -k it only looks, and opens it for reading only. */
-	fd = open_segment(name, keep ? O_RDONLY : O_RDWR, 0);
-	if (fd == -1) {
-		report("shm_open", name, errno,
-		       errno == ENOENT   ? "run writer.out first"
-		       : errno == EACCES ? "it may belong to another user; try another -n NAME"
-		                         : "something other than a segment has this name; "
-		                           "remove it, or use another -n NAME");
-		return finish(1);
+	/* 2. Lock it, without waiting.  A writer holds the lock until it has
+	 *    published, a consuming reader until it has printed and removed the
+	 *    message, and the kernel drops it when they end, however they end.
+	 *    -k shares it with other -k readers: it keeps the others out. */
+	locked = lock_segment(fd, (keep ? LOCK_SH : LOCK_EX) | LOCK_NB);
+	if (locked == -1) {
+		report("flock", name, errno);
+		return 1;
 	}
 
-	/* 3. Ask the object, not a constant, how large it is, whose it is and
-	 *    which object it is (st_dev and st_ino, for step 9). */
+	/* 3. Only now, holding the lock, ask the object how large it is (before,
+	 *    it could be a writer's half-made one), whose it is and what it is. */
 	if (fstat(fd, &info) == -1) {
-		report("fstat", name, errno, "try again");
-		return finish(1);
+		report("fstat", name, errno);
+		return 1;
 	}
-
-	/* 4. Trust only a segment we own: anyone may create a name first. */
-	if (info.st_uid != geteuid()) {
-		warnx("check %s: owned by user %ld, not by you (refusing what someone else "
-		      "may have planted; remove it, or use another -n NAME)",
-		      name, (long)info.st_uid);
-		return finish(1);
-	}
-#ifdef __linux__
-	/* On Linux a segment is a regular file in /dev/shm; a FIFO or a
-	 * directory planted there is not one. */
-	if (!S_ISREG(info.st_mode)) {
-		warnx("check %s: not a shared-memory segment but a directory, FIFO or "
-		      "other special file (remove it, or use another -n NAME)",
-		      name);
-		return finish(1);
-	}
-#endif
-	if (info.st_size < (off_t)SHM_HEADER_SIZE) {
-		warnx("check %s: %lld bytes is smaller than the %zu-byte header (a writer may "
-		      "still be setting it up: wait and run reader.out again; if no writer is "
-		      "running, writer.out -f replaces it)",
-		      name, (long long)info.st_size, SHM_HEADER_SIZE);
-		return finish(1);
-	}
+	if (!trusted(name, &info))
+		return 1;
 	size = (size_t)info.st_size;
 
-	/* 5. Map the whole object, for writing too unless -k.  Pages the message
+	/* 4. Map the whole object, for writing too unless -k.  Pages the message
 	 *    does not use are never touched, so a large segment costs nothing. */
 	segment = mmap(NULL, size, keep ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (segment == MAP_FAILED) {
-		report("mmap", name, errno, "try again");
-		return finish(1);
+		report("mmap", name, errno);
+		return 1;
 	}
 
-	/* 6. The mapping stays valid without the descriptor. */
-	if (close(fd) == -1) {
-		report("close", name, errno, "try again");
-		return finish(1);
-	}
-
-	/* 7. Claim the message: turn SHM_READY into SHM_TAKEN with one atomic
-	 *    compare-and-exchange.  Of all the readers that try at once, exactly
-	 *    one succeeds; the others find SHM_TAKEN in 'found'.  The acquire
-	 *    pairs with the writer's release store: once we see SHM_READY, the
-	 *    length and the message are complete.  With -k we only look. */
-	found = SHM_READY;
-	if (keep)
-		found = atomic_load_explicit(&segment->ready, memory_order_acquire);
-	else
-		claimed = atomic_compare_exchange_strong_explicit(
-		    &segment->ready, &found, SHM_TAKEN, memory_order_acquire, memory_order_acquire);
-	if (!keep && !claimed && found == SHM_TAKEN) {
-		warnx("check %s: taken by another reader, which is printing it now (if that "
-		      "reader died, reader.out -k still prints the message, and writer.out -f "
-		      "replaces it)",
-		      name);
-		return finish(1);
-	}
-	if (found != SHM_READY && found != SHM_TAKEN) {
-		warnx("check %s: not ready (a writer may still be filling it: wait and run "
-		      "reader.out again; if no writer is running, writer.out -f replaces it)",
-		      name);
-		return finish(1);
-	}
-	/* Take the length once: what we check must be what we use. */
+	/* 5. Is there a message?  The acquire pairs with the writer's release:
+	 *    once we see SHM_READY, the length and the message are complete.  If
+	 *    not, and we hold the lock, its writer or reader has ended: remove it. */
+	state = atomic_load_explicit(&segment->state, memory_order_acquire);
 	message_len = segment->message_len;
+	if (state != SHM_READY) {
+		named = locked && still_named(fd) == 1;
+		if (named && !keep && (state == SHM_FILLING || state == SHM_DELIVERED) &&
+		    shm_unlink(name) == -1) {
+			report("shm_unlink", name, errno);
+			return 1;
+		}
+		refuse(name, state, locked, keep, named);
+		return 1;
+	}
 	if (message_len > size - SHM_HEADER_SIZE) {
-		if (claimed)
-			give_back(segment);
-		warnx("check %s: says its message is %zu bytes, more than its %zu bytes of room "
-		      "(damaged; replace it with writer.out -f)",
+		warnx("check %s: says its message is %" PRIu64 " bytes, more than its %zu bytes "
+		      "of room (damaged; replace it with writer.out -f)",
 		      name, message_len, size - SHM_HEADER_SIZE);
-		return finish(1);
+		return 1;
 	}
 
-	/* 8. Print the message, every byte of it, and make sure it got out:
-	 *    a full disk or a closed pipe must not go unnoticed.  If it did not
-	 *    get out, or a signal asks us to stop first, hand the message back. */
-	if (write_all(segment->message, message_len) == -1 || close(STDOUT_FILENO) == -1) {
-		int error = errno;
-		if (claimed)
-			give_back(segment);
-		if (!interrupted)
-			report("write standard output for", name, error,
-			       "the message is kept; run reader.out again");
-		return finish(1);
+	/* 6. Print every byte and make sure it got out (a full disk, a closed
+	 *    output); if not, or if we are stopped before step 7, it stays ready. */
+	if (write_all(segment->message, (size_t)message_len) == -1 || close(STDOUT_FILENO) == -1) {
+		warnx("write standard output for %s: %s (the message is kept; run reader.out "
+		      "again)",
+		      name, strerror(errno));
+		return 1;
 	}
 
-	/* 9. Only now that the message was delivered, remove the name, if it
-	 *    is still ours: writer.out -f may have put a new segment there.  We
-	 *    do not munmap: the mapping ends with the process, a moment later,
-	 *    and the memory is freed once no process has it mapped. */
-	if (!keep && remove_if_ours(name, &info) == -1) {
-		report("shm_unlink", name, errno, "the message was printed; remove it by hand");
-		return finish(1);
+	/* 7. Delivered: say so, then remove the name if it is still ours. */
+	if (!keep) {
+		atomic_store_explicit(&segment->state, SHM_DELIVERED, memory_order_relaxed);
+		if (still_named(fd) == 1 && shm_unlink(name) == -1 && errno != ENOENT) {
+			report("shm_unlink", name, errno);
+			return 1;
+		}
 	}
-	return finish(0);
+
+	/* 8. Unmap and close, which releases the lock; the message is out. */
+	if (munmap(segment, size) == -1 || close(fd) == -1)
+		report("munmap or close", name, errno);
+	return 0;
 }
 
 /* Read the command line into 'options'.  A usage error ends the program.
@@ -228,32 +185,90 @@ static void parse_options(int argc, char *argv[], struct options *options)
 	}
 }
 
-/* write() may take fewer bytes than asked, or be interrupted by a signal:
- * go on until every byte is out, unless a signal asks us to stop (checked
- * first even for an empty message, which is then not delivered either). */
+/* What to do about a failed call of the reader (see report in common.h). */
+static const char *advice(int error)
+{
+	switch (error) {
+	case ENOENT:
+		return "run writer.out first";
+	case EWOULDBLOCK: /* from flock: somebody holds the lock */
+		return "busy: a writer is still filling it, or a reader is printing it; wait and "
+		       "run reader.out again";
+	case ENOMEM:
+		return "not enough address space to map the whole segment (ulimit -v)";
+	default:
+		return shared_advice(error);
+	}
+}
+
+/* Step 3: trust only a segment that we own (anyone may create a name
+ * first), that is a segment, and that can hold a header.  Says why not. */
+static int trusted(const char *name, const struct stat *info)
+{
+	if (info->st_uid != geteuid()) {
+		warnx("check %s: owned by user %ld, not by you (refusing what someone else "
+		      "may have planted; remove it, or use another -n NAME)",
+		      name, (long)info->st_uid);
+		return 0;
+	}
+#ifdef __linux__
+	/* On Linux a segment is a regular file in /dev/shm; a FIFO or a
+	 * directory planted there is not one. */
+	if (!S_ISREG(info->st_mode)) {
+		warnx("check %s: not a shared-memory segment but a directory, FIFO or "
+		      "other special file (remove it, or use another -n NAME)",
+		      name);
+		return 0;
+	}
+#endif
+	if (info->st_size < (off_t)SHM_HEADER_SIZE) {
+		warnx("check %s: %lld bytes is smaller than the %zu-byte header (a writer may "
+		      "still be setting it up: wait and run reader.out again; if no writer is "
+		      "running, writer.out -f replaces it)",
+		      name, (long long)info->st_size, SHM_HEADER_SIZE);
+		return 0;
+	}
+	return 1;
+}
+
+/* Step 5: say why a segment holds no message to print, and what became of
+ * it.  With the lock, a segment still being filled or already delivered has
+ * nobody at work on it any more: its writer or reader stopped.  Without the
+ * lock (where shared memory cannot be locked) nobody can tell, and nothing
+ * is removed. */
+static void refuse(const char *name, unsigned state, int locked, int keep, int named)
+{
+	const char *what, *outcome = "";
+
+	if (state != SHM_FILLING && state != SHM_DELIVERED)
+		what = "damaged: its state word holds no state a writer or reader stores (replace "
+		       "it with writer.out -f)";
+	else if (!locked)
+		what = "not ready (a writer may still be filling it: wait and run reader.out "
+		       "again; if no writer is running, writer.out -f replaces it)";
+	else if (state == SHM_FILLING)
+		what = named ? "abandoned by its writer, which stopped before the message was "
+		               "complete (killed, or crashed)"
+		             : "abandoned by its writer, and already removed";
+	else
+		what = named ? "already delivered by a reader that stopped before removing it"
+		             : "already delivered by another reader";
+	if (locked && named && (state == SHM_FILLING || state == SHM_DELIVERED))
+		outcome = keep ? "; reader.out without -k removes it" : "; removed it";
+	warnx("check %s: %s%s", name, what, outcome);
+}
+
+/* write() may take fewer bytes than asked: go on until every byte is out. */
 static int write_all(const char *data, size_t len)
 {
-	for (;;) {
-		if (interrupted) {
-			errno = EINTR;
-			return -1;
-		}
-		if (len == 0)
-			return 0;
+	while (len > 0) {
 		ssize_t n = write(STDOUT_FILENO, data, len);
-		if (n == -1 && errno == EINTR)
-			continue;
 		if (n == -1)
 			return -1;
 		data += n;
 		len -= (size_t)n;
 	}
-}
-
-/* Hand a claimed message back: the next reader finds it ready again. */
-static void give_back(struct segment *segment)
-{
-	atomic_store_explicit(&segment->ready, SHM_READY, memory_order_release);
+	return 0;
 }
 
 /* Print the usage line and end with 'status'; a failure to print it is an

@@ -4,24 +4,27 @@
  *
  * usage: writer.out [-f] [-n NAME] [-s SIZE] [MESSAGE... | -]
  *   MESSAGE...  words joined by single spaces and ended with a newline, as
- *               echo does; none: a default message; a single "-": standard
- *               input, byte for byte
+ *               echo does; none: a default message.  A lone "-", even after
+ *               "--", always means standard input, byte for byte (to send
+ *               the message "-": printf -- '-\n' | writer.out -)
  *   -f          remove whatever has that name first (its message is lost),
  *               then create a new segment
  *   -n NAME     segment name, "/" and a name (default /shm_demo)
  *   -s SIZE     segment size in bytes, K, M or G allowed (default 4096)
  *   -h          print this help
  * Exit status: 0 written, 1 failed (and what it created removed), 2 bad usage.
- * Interrupted by SIGINT, SIGTERM or SIGHUP before the message is published,
- * it removes its segment and ends by that signal.
+ * Stopped by SIGINT (Ctrl-C), SIGQUIT (Ctrl-\), SIGHUP or SIGTERM before the
+ * message is published, it removes its segment and ends by that signal.
  *
  * It teaches: shm_open, ftruncate, posix_fallocate, mmap, munmap, how to
- * publish data so that another process never sees it half written, and how
- * to leave nothing behind when interrupted.  main() is the lesson; the
- * helpers after it handle the command line and the loops.
+ * publish data so that another process never sees it half written, a lock
+ * that the kernel keeps for us, and how to leave nothing behind when stopped.
+ * main() is the lesson; the helpers after it handle the command line, the
+ * signals and the loops.
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -46,148 +49,130 @@ struct options {
 	size_t size;      /* the segment's size in bytes */
 	int replace;      /* -f: remove whatever has the name first */
 	int from_stdin;   /* "-": the message is standard input */
-	int word_count;   /* otherwise the message is these words */
+	int word_count;   /* otherwise the message is these words, */
 	char **words;
+	size_t message_len; /* which take this many bytes */
 };
+
+/* The signal that asked us to stop, or 0 (see catch_signals). */
+static volatile sig_atomic_t interrupted;
 
 static void parse_options(int argc, char *argv[], struct options *options);
 static int parse_size(const char *text, size_t *size);
+static int catch_signals(void);
+static int finish(int status);
+static int owner_only(int fd);
+static int wait_for_lock(int fd);
 static size_t join_words(char *dest, int count, char *words[]);
-static int reserve(int fd, off_t offset, off_t len);
-static int read_input(int fd, const char *name, char *message, size_t room, size_t *len);
-static size_t next_piece(size_t reserved, size_t room);
+static int reserve(int fd, size_t offset, size_t len);
+static int read_input(int fd, const char *name, char *message, size_t size, size_t *len);
+static int reserve_piece(int fd, size_t reserved, size_t room, size_t *piece);
 static _Noreturn void usage(FILE *out, int status);
 
 int main(int argc, char *argv[])
 {
-	static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 	struct options options;
 	struct segment *segment;
-	struct stat created;
-	size_t room, message_len = 0;
 	int fd, error;
 
+	/* The options; a message of words that cannot fit is refused here. */
 	parse_options(argc, argv, &options);
 	const char *name = options.name;
-	size_t size = options.size;
+	size_t size = options.size, message_len = options.message_len;
 
-	/* Refuse a message of words that cannot fit, before creating anything. */
-	room = size - SHM_HEADER_SIZE;
-	if (!options.from_stdin &&
-	    (message_len = join_words(NULL, options.word_count, options.words)) > room) {
-		warnx("check %s: a message of %zu bytes does not fit in a %zu-byte segment, "
-		      "which holds %zu (use -s to make the segment larger)",
-		      name, message_len, size, room);
-		return 1;
-	}
-
-	/* 1. From here on we create something that outlives us: Ctrl-C (SIGINT),
-	 *    SIGTERM and SIGHUP only set 'interrupted', so that we can remove
-	 *    what we made before we end.  Every exit from here goes through
-	 *    finish(), which ends by that signal instead, if one came. */
-	if (catch_signals(stop_signals, sizeof stop_signals / sizeof stop_signals[0]) == -1) {
-		report("sigaction for", name, errno, "try again");
+	/* 1. We are about to make something that outlives us.  A signal that asks
+	 *    us to stop now only sets 'interrupted', so that we can remove it
+	 *    first; finish() then ends by that signal.  (Details: catch_signals.) */
+	if (catch_signals() == -1) {
+		report("sigaction for", name, errno);
 		return 1;
 	}
 
 	/* 2. Create the segment: O_EXCL fails if the name is taken, so we never
-	 *    reuse a segment someone else made; mode 0600 keeps it ours alone.
-	 *    -f removes whatever has the name first, even a message being read. */
+	 *    reuse what someone else made; mode 0600 keeps it ours alone, whatever
+	 *    the umask (owner_only).  -f first removes whatever has the name. */
 	if (options.replace && shm_unlink(name) == -1 && errno != ENOENT) {
-		report("shm_unlink", name, errno,
-		       "it may belong to another user, or not be a segment; try another -n NAME");
+		report("shm_unlink", name, errno);
 		return finish(1);
 	}
-	fd = open_segment(name, O_CREAT | O_EXCL | O_RDWR, S_IRUSR | S_IWUSR);
+	fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | NEVER_WAIT, S_IRUSR | S_IWUSR);
 	if (fd == -1) {
-		report("shm_open", name, errno,
-		       errno == EEXIST ? "run reader.out to consume it; writer.out -f replaces it, "
-		                         "and what it holds is lost"
-		                       : "check that /dev/shm is mounted and writable");
+		report("shm_open", name, errno);
 		return finish(1);
 	}
-	/* Remember which object we made: the undo removes that one and no other. */
-	if (fstat(fd, &created) == -1) {
-		report("fstat", name, errno, "it is left behind; remove it by hand");
-		return finish(1);
-	}
-
-	/* 3. A new segment is empty: give it its size. */
-	if (ftruncate(fd, (off_t)size) == -1) {
-		report("ftruncate", name, errno, "try a smaller -s SIZE");
+	if (keep_off_standard_streams(&fd) == -1 || owner_only(fd) == -1) {
+		report("fcntl or fchmod", name, errno);
 		goto undo;
 	}
 
-	/* 4. ftruncate gave the segment a length, not memory: a page comes when
-	 *    it is first touched, and if /dev/shm is full then, the store that
-	 *    touches it is killed with SIGBUS (bus error).  Reserve the pages we
-	 *    will write now, so that a full /dev/shm is an error here instead:
-	 *    the header and the words, and no more, so that a large -s costs
-	 *    nothing until it is used.  Standard input is reserved in step 6,
-	 *    piece by piece as it comes. */
-	error = reserve(fd, 0, (off_t)(SHM_HEADER_SIZE + message_len));
+	/* 3. Lock it before it has any size, until the message is published.  The
+	 *    kernel drops the lock when we end, however we end, so a reader that
+	 *    gets it and finds no message knows we are gone.  We wait only while
+	 *    a reader that came too early looks (wait_for_lock). */
+	if (wait_for_lock(fd) == -1) {
+		report("flock", name, errno);
+		goto undo;
+	}
+
+	/* 4. Reserve memory for the header and the words, so that a full /dev/shm
+	 *    is an error here, not a SIGBUS (bus error) when a page is first
+	 *    touched.  Only what we write: a large -s costs nothing unused. */
+	error = reserve(fd, 0, SHM_HEADER_SIZE + message_len);
 	if (error != 0) {
-		if (!interrupted)
-			report("posix_fallocate", name, error,
-			       "free space in /dev/shm, or send a shorter message");
+		report("posix_fallocate", name, error);
 		goto undo;
 	}
 
-	/* 5. Map the segment into our memory; MAP_SHARED makes our stores
-	 *    visible to every other process that maps it. */
+	/* 5. Give it its full size: the rest takes no memory until it is used. */
+	if (ftruncate(fd, (off_t)size) == -1) {
+		report("ftruncate", name, errno);
+		goto undo;
+	}
+
+	/* 6. Map it; MAP_SHARED makes our stores reach every process that maps it. */
 	segment = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (segment == MAP_FAILED) {
-		report("mmap", name, errno, "try a smaller -s SIZE");
+		report("mmap", name, errno);
 		goto undo;
 	}
 
-	/* 6. Copy the message and its length in. */
-	if (options.from_stdin) {
-		if (read_input(fd, name, segment->message, room, &message_len) == -1)
-			goto undo;
-		if (message_len > room) {
-			warnx("read standard input for %s: longer than the %zu bytes a %zu-byte "
-			      "segment holds (use -s to make the segment larger)",
-			      name, room, size);
-			goto undo;
-		}
-	} else {
+	/* 7. Copy the message in, then its length.  Standard input is reserved
+	 *    piece by piece as it comes. */
+	if (!options.from_stdin)
 		join_words(segment->message, options.word_count, options.words);
-	}
+	else if (read_input(fd, name, segment->message, size, &message_len) == -1)
+		goto undo;
 	segment->message_len = message_len;
 
-	/* 7. Everything is reserved: the mapping stays valid without the descriptor. */
-	if (close(fd) == -1) {
-		report("close", name, errno, "try again");
-		goto undo;
+	/* 8. writer.out -f may have put a new segment at the name meanwhile:
+	 *    then nobody can ever read ours. */
+	if (still_named(fd) == 0) {
+		warnx("check %s: writer.out -f replaced it meanwhile; this message is lost", name);
+		return finish(1);
 	}
 
-	/* 8. Publish: the release store makes every write above visible to a
-	 *    reader before it can see SHM_READY.  Stored last, so a reader that
-	 *    comes early, or after we died half way, finds "not ready".  A signal
-	 *    that came before this point undoes everything; once published, a
-	 *    signal no longer does (a failure still does, below). */
+	/* 9. Publish, unless a signal asked us to stop: the release store makes
+	 *    every write above visible to a reader before it can see SHM_READY.
+	 *    Stored last, so a reader that comes early finds no message. */
 	if (interrupted)
 		goto undo;
-	atomic_store_explicit(&segment->ready, SHM_READY, memory_order_release);
+	atomic_store_explicit(&segment->state, SHM_READY, memory_order_release);
 
-	/* 9. Unmap.  The segment and its message stay until it is unlinked. */
-	if (munmap(segment, size) == -1) {
-		report("munmap", name, errno, "try again");
-		goto undo;
-	}
+	/* 10. Unmap and close, which releases the lock; the message stays. */
+	if (munmap(segment, size) == -1 || close(fd) == -1)
+		report("munmap or close", name, errno);
 	return finish(0);
 
-undo: /* Something failed, or a signal came, after step 2: remove what we
-       * created, unless writer.out -f has replaced it meanwhile. */
-	if (remove_if_ours(name, &created) == -1)
-		report("shm_unlink", name, errno, "remove it by hand");
+undo: /* After step 2: remove what we made, unless -f put a new one there. */
+	if (still_named(fd) != 0 && shm_unlink(name) == -1 && errno != ENOENT)
+		report("shm_unlink", name, errno);
 	return finish(1);
 }
 
-/* Read the command line into 'options'.  A usage error ends the program.
- * getopt's own messages are turned off (opterr) so that ours all start with
- * the program's name alone. */
+/* Read the command line into 'options'.  A usage error ends the program
+ * (exit 2); so does a message of words that cannot fit (exit 1), before
+ * anything is created.  getopt's own messages are turned off (opterr) so
+ * that ours all start with the program's name alone. */
 static void parse_options(int argc, char *argv[], struct options *options)
 {
 	static char *default_words[] = {SHM_DEFAULT_MESSAGE};
@@ -223,10 +208,22 @@ static void parse_options(int argc, char *argv[], struct options *options)
 	}
 	options->word_count = argc - optind;
 	options->words = argv + optind;
+	/* A lone "-" is standard input, even after "--": it is never a message. */
 	options->from_stdin = options->word_count == 1 && strcmp(options->words[0], "-") == 0;
 	if (options->word_count == 0) {
 		options->word_count = 1;
 		options->words = default_words;
+	}
+	options->message_len = 0;
+	if (options->from_stdin)
+		return;
+	options->message_len = join_words(NULL, options->word_count, options->words);
+	if (options->message_len > options->size - SHM_HEADER_SIZE) {
+		warnx("check %s: a message of %zu bytes does not fit in a %zu-byte segment, "
+		      "which holds %zu (use -s to make the segment larger)",
+		      options->name, options->message_len, options->size,
+		      options->size - SHM_HEADER_SIZE);
+		exit(1);
 	}
 }
 
@@ -269,6 +266,114 @@ not_a_size:
 	return -1;
 }
 
+/* What to do about a failed call of the writer (see report in common.h). */
+static const char *advice(int error)
+{
+	switch (error) {
+	case EEXIST:
+		return "run reader.out to consume it; writer.out -f replaces it, and what it "
+		       "holds is lost";
+	case ENOENT: /* from shm_open with O_CREAT: the directory is missing */
+		return "check that /dev/shm is mounted";
+	case ENOSPC:
+		return "free space in /dev/shm, or send a shorter message";
+	case EFBIG:
+		return "the file-size limit is lower than the segment; raise it (ulimit -f)";
+	case ENOMEM:
+		return "not enough memory or address space (ulimit -v); try a smaller -s SIZE";
+	case EBADF:
+		return "check the input";
+	default:
+		return shared_advice(error);
+	}
+}
+
+/* Step 1.  The signals that ask a program to stop: Ctrl-C (SIGINT), Ctrl-\
+ * (SIGQUIT), a closed terminal (SIGHUP) and kill (SIGTERM).  By default each
+ * ends us on the spot, and the segment would stay, blocking the next writer.
+ * The handler only records which one came: it may run between any two
+ * instructions, so it must not touch the segment or call anything that is
+ * not async-signal-safe.  No SA_RESTART: a wait that a signal interrupts
+ * returns EINTR, so that we see the signal now.  A signal that was ignored
+ * when we started stays ignored (a script's background jobs ignore SIGINT,
+ * nohup SIGHUP).  A file-size limit would end us with SIGXFSZ: ignored, it
+ * makes ftruncate and posix_fallocate fail with EFBIG instead.  Any other
+ * death (SIGKILL, a crash) leaves a segment that the next reader removes. */
+static void on_signal(int signal_number)
+{
+	interrupted = signal_number;
+}
+
+static int catch_signals(void)
+{
+	static const int stop_signals[] = {SIGINT, SIGQUIT, SIGHUP, SIGTERM};
+	struct sigaction action, before;
+
+	memset(&action, 0, sizeof action);
+	sigemptyset(&action.sa_mask);
+	action.sa_handler = SIG_IGN;
+	if (sigaction(SIGXFSZ, &action, NULL) == -1)
+		return -1;
+	action.sa_handler = on_signal;
+	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++) {
+		if (sigaction(stop_signals[i], &action, &before) == -1)
+			return -1;
+		if (before.sa_handler != SIG_IGN)
+			continue;
+		if (sigaction(stop_signals[i], &before, NULL) == -1)
+			return -1;
+		/* One that came in between was meant to be ignored. */
+		if (interrupted == stop_signals[i])
+			interrupted = 0;
+	}
+	return 0;
+}
+
+/* Every exit after catch_signals goes through here.  With no signal caught,
+ * it returns 'status' for main to return.  After a signal, the clean-up is
+ * done: end by that signal, with its default action, so that the parent (a
+ * shell, a script) sees "killed by SIGINT" and stops too, as it would have
+ * without our handler. */
+static int finish(int status)
+{
+	int signal_number = interrupted; /* read once: another signal may still come */
+	struct sigaction action;
+
+	if (signal_number == 0)
+		return status;
+	memset(&action, 0, sizeof action);
+	action.sa_handler = SIG_DFL;
+	sigemptyset(&action.sa_mask);
+	if (sigaction(signal_number, &action, NULL) == 0)
+		(void)raise(signal_number);
+	return status; /* not reached: the default action of these signals ends the process */
+}
+
+/* Step 2: shm_open's mode is cut by the umask, and a umask of 0377 would
+ * leave the owner a segment it cannot write, or with 0777 not even read.
+ * Set 0600 itself.  Where a system cannot change the mode of shared memory
+ * (EINVAL, ENOTSUP), the mode given to shm_open stays. */
+static int owner_only(int fd)
+{
+	if (fchmod(fd, S_IRUSR | S_IWUSR) == -1 && errno != EINVAL && errno != ENOTSUP)
+		return -1;
+	return 0;
+}
+
+/* Step 3: wait for the lock.  A signal that asks us to stop interrupts the
+ * wait (EINTR): give up then.  One that comes just before the wait begins is
+ * seen only when the wait ends, or at the next signal: a second Ctrl-C always
+ * ends it.  Where shared memory cannot be locked, go on without. */
+static int wait_for_lock(int fd)
+{
+	int locked;
+
+	do
+		locked = lock_segment(fd, LOCK_EX);
+	while (locked == -1 && errno == EINTR && !interrupted);
+	return locked == -1 ? -1 : 0;
+}
+
 /* Join the words with single spaces and a final newline, as echo does.
  * With dest NULL, only count the bytes that would be written. */
 static size_t join_words(char *dest, int count, char *words[])
@@ -290,13 +395,13 @@ static size_t join_words(char *dest, int count, char *words[])
  * now, so that touching them later cannot fail.  posix_fallocate returns
  * the error number instead of setting errno.  A signal interrupts a long
  * reservation (EINTR): try again, unless it asks us to stop. */
-static int reserve(int fd, off_t offset, off_t len)
+static int reserve(int fd, size_t offset, size_t len)
 {
 	int error = 0;
 
 #if defined(_POSIX_ADVISORY_INFO) && _POSIX_ADVISORY_INFO > 0
 	do
-		error = posix_fallocate(fd, offset, len);
+		error = posix_fallocate(fd, (off_t)offset, (off_t)len);
 	while (error == EINTR && !interrupted);
 	/* Where the file system cannot reserve for shared memory (POSIX allows
 	 * EINVAL and ENODEV for that; some systems say EOPNOTSUPP), go on
@@ -311,17 +416,17 @@ static int reserve(int fd, off_t offset, off_t len)
 	return error;
 }
 
-/* Read standard input to its end straight into the segment's message,
- * reserving each piece before read() writes into it (a page that cannot be
- * had would make read fail with EFAULT).  When the reserved part is full,
- * one byte is read aside first: more is reserved only if more comes.  One
- * byte past 'room' ends the reading, so *len > room means the input does
- * not fit.  Reports a failure and returns -1; after a signal it returns -1
- * without a report. */
-static int read_input(int fd, const char *name, char *message, size_t room, size_t *len)
+/* Step 7 with "-": read standard input to its end straight into the
+ * segment's message, reserving each piece before read() writes into it (a
+ * page that cannot be had would make read fail with EFAULT).  When the
+ * reserved part is full, one byte is read aside first: more is reserved
+ * only if more comes.  Says what failed and returns -1, silently after a
+ * signal. */
+static int read_input(int fd, const char *name, char *message, size_t size, size_t *len)
 {
-	size_t reserved = 0, piece; /* bytes of message[] reserved so far */
-	char next;                  /* the first byte past the reserved part */
+	size_t room = size - SHM_HEADER_SIZE; /* what message[] can hold */
+	size_t reserved = 0, piece;           /* bytes of message[] reserved so far */
+	char next;                            /* the first byte past the reserved part */
 	ssize_t n;
 	int error;
 
@@ -338,7 +443,7 @@ static int read_input(int fd, const char *name, char *message, size_t room, size
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			report("read standard input for", name, errno, "check the input");
+			report("read standard input for", name, errno);
 			return -1;
 		}
 		if (*len < reserved) {
@@ -346,15 +451,14 @@ static int read_input(int fd, const char *name, char *message, size_t room, size
 			continue;
 		}
 		if (reserved == room) {
-			*len = room + 1; /* a byte more than fits */
-			return 0;
+			warnx("read standard input for %s: longer than the %zu bytes a %zu-byte "
+			      "segment holds (use -s to make the segment larger)",
+			      name, room, size);
+			return -1;
 		}
-		piece = next_piece(reserved, room);
-		error = reserve(fd, (off_t)(SHM_HEADER_SIZE + reserved), (off_t)piece);
+		error = reserve_piece(fd, reserved, room, &piece);
 		if (error != 0) {
-			if (!interrupted)
-				report("posix_fallocate", name, error,
-				       "free space in /dev/shm, or send less");
+			report("posix_fallocate", name, error);
 			return -1;
 		}
 		reserved += piece;
@@ -362,19 +466,28 @@ static int read_input(int fd, const char *name, char *message, size_t room, size
 	}
 }
 
-/* Standard input's length is not known in advance, so its part of the
- * segment is reserved in pieces as it comes: each piece as large as what is
- * reserved already, so that few are needed, but from 64 KiB to 8 MiB, so
- * that little more than the input is ever held; never past 'room'. */
-static size_t next_piece(size_t reserved, size_t room)
+/* Reserve the next piece of standard input's part of the segment, which
+ * starts 'reserved' bytes into message[]; its size goes to *piece.  Returns
+ * 0, or the error.  The input's length is not known in advance, so each piece is as
+ * large as all before it, so that few are needed, but from 64 KiB to 8 MiB,
+ * so that little more than the input is ever held; never past 'room'.  On a
+ * nearly full /dev/shm a piece may not fit where the input still would:
+ * then try half as much, down to one page. */
+static int reserve_piece(int fd, size_t reserved, size_t room, size_t *piece)
 {
-	size_t piece = reserved;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	int error;
 
-	if (piece < (size_t)64 << 10)
-		piece = (size_t)64 << 10;
-	if (piece > (size_t)8 << 20)
-		piece = (size_t)8 << 20;
-	return piece < room - reserved ? piece : room - reserved;
+	*piece = reserved;
+	if (*piece < (size_t)64 << 10)
+		*piece = (size_t)64 << 10;
+	if (*piece > (size_t)8 << 20)
+		*piece = (size_t)8 << 20;
+	if (*piece > room - reserved)
+		*piece = room - reserved;
+	while ((error = reserve(fd, SHM_HEADER_SIZE + reserved, *piece)) == ENOSPC && *piece > page)
+		*piece = *piece / 2 > page ? *piece / 2 : page;
+	return error;
 }
 
 /* Print the usage line and end with 'status'; a failure to print it is an

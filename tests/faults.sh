@@ -5,135 +5,9 @@
 # Run from the top of the repository after building.
 
 . tests/lib.sh
-
-# The programs by absolute path: some cases run them from another directory,
-# in another mount namespace or as another user.
-case $WRITER in /*) ;; *) WRITER=$PWD/$WRITER ;; esac
-case $READER in /*) ;; *) READER=$PWD/$READER ;; esac
-
-# random_below N: a random whole number from 0 to N - 1.
-random_below() {
-	echo $(($(od -An -N4 -tu4 /dev/urandom) % $1))
-}
-
-# wait_for TEST...: wait up to 10 seconds for the test command to succeed.
-wait_for() {
-	tries=0
-	until "$@"; do
-		tries=$((tries + 1))
-		[ "$tries" -lt 100 ] || return 1
-		sleep 0.1
-	done
-}
-
-# sleeping PID: true once process PID waits in the kernel (state S), as a
-# program blocked on a pipe does.
-sleeping() {
-	[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 1)" = S ]
-}
-
-# killed_by SIGNAL STATUS: fail unless STATUS is that of a process ended by
-# SIGNAL (INT, TERM, ...), as a shell reports it: 128 + the signal's number.
-killed_by() {
-	[ "$2" -gt 128 ] && [ "$(kill -l "$2")" = "$1" ] && return 0
-	echo "exit status $2, not that of a process killed by SIG$1"
-	return 1
-}
-
-# payload_segment: segment $seg holding $work/payload, 1 MiB of random
-# bytes: more than a pipe holds, so a reader printing it into a pipe that
-# nobody drains stops half way, holding its claim.
-payload_segment() {
-	head -c 1048576 /dev/urandom >"$work/payload" &&
-		expect 0 writer -n "$seg" -s 2M - <"$work/payload"
-}
-
-# start_slow_reader: start a consuming reader of $seg in the background,
-# printing into the FIFO $work/pipe, and return once its first byte came
-# out: it has claimed the message and waits for the pipe to drain.  Its
-# process id is in $slow; the FIFO's reading end is descriptor 4.
-# shellcheck disable=SC2086 # RUN is a command line
-start_slow_reader() {
-	rm -f "$work/pipe" && mkfifo "$work/pipe" || return 1
-	(exec env --default-signal=INT $RUN "$READER" -n "$seg" >"$work/pipe" 2>"$work/slow_err") &
-	slow=$!
-	background "$slow"
-	exec 4<"$work/pipe"
-	dd bs=1 count=1 <&4 >"$work/slow_out" 2>/dev/null && wait_for sleeping "$slow"
-}
-
-# finish_slow_reader: drain the slow reader's pipe; fail unless it printed
-# the whole payload and exited 0.
-finish_slow_reader() {
-	cat <&4 >>"$work/slow_out"
-	exec 4<&-
-	wait "$slow" || { echo "the slow reader failed: $(cat "$work/slow_err")" && return 1; }
-	cmp "$work/payload" "$work/slow_out"
-}
-
-# start_writer SIGINT ARGS...: start the writer on $seg in the background
-# with ARGS, its standard input the FIFO $work/input (descriptor 3 is the
-# other end), its standard error in $work/writer_err, and SIGINT "default",
-# or "ignored" as a script's background job gets it.  Return once it has
-# created the segment and waits for input; its process id is in $pid.
-# shellcheck disable=SC2086 # RUN is a command line
-start_writer() {
-	sigint=$1
-	shift
-	rm -f "$work/input" && mkfifo "$work/input" || return 1
-	if [ "$sigint" = default ]; then
-		(exec env --default-signal=INT $RUN "$WRITER" -n "$seg" "$@" \
-			<"$work/input" 2>"$work/writer_err") &
-	else
-		(exec $RUN "$WRITER" -n "$seg" "$@" <"$work/input" 2>"$work/writer_err") &
-	fi
-	pid=$!
-	background "$pid"
-	exec 3>"$work/input"
-	wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid"
-}
-
-# in_small_shm: run $work/script in a private mount namespace whose /dev/shm
-# is a fresh 1 MiB tmpfs, the real /dev/shm never touched.  Its exit status
-# goes to $work/status, and what it left in that /dev/shm to $work/left.
-in_small_shm() {
-	if [ "$(id -u)" -eq 0 ]; then
-		set -- unshare -m
-	else
-		set -- unshare -r -m
-	fi
-	need unshare || return
-	if ! "$@" true 2>/dev/null; then
-		[ "${CI:-}" = true ] && { echo "CI must be able to run: $*"; return 1; }
-		skip "cannot make a private mount namespace here ($*)"
-		return
-	fi
-	export WRITER READER RUN seg work
-	# shellcheck disable=SC2016 # expanded by the inner shell
-	"$@" sh -c '
-		mount -t tmpfs -o size=1M tmpfs /dev/shm || exit 3
-		. "$work/script"
-		echo $? >"$work/status"
-		ls -A /dev/shm >"$work/left"'
-}
+. tests/lib_faults.sh
 
 # --- /dev/shm full -----------------------------------------------------------
-
-# exited N: fail unless the script in the namespace recorded exit status N.
-exited() {
-	got=$(cat "$work/status")
-	[ "$got" -eq "$1" ] && return 0
-	echo "exit status $got, not $1 (above 128: killed by a signal)"
-	cat "$work/err"
-	return 1
-}
-
-# nothing_left: fail unless the private /dev/shm was empty at the end.
-nothing_left() {
-	[ ! -s "$work/left" ] && return 0
-	echo "left in /dev/shm: $(cat "$work/left")"
-	return 1
-}
 
 larger_than_shm() {
 	printf 'Hello from the writer, through POSIX shared memory!\n' >"$work/expected"
@@ -236,13 +110,13 @@ check "without -n both programs use /shm_demo, and make run prints the default m
 
 slow_reader() {
 	payload_segment && start_slow_reader || return 1
-	expect 1 reader -n "$seg" && said "taken by another reader" && silent &&
-		expect 1 writer -n "$seg" second && said "File exists" &&
+	expect 1 reader -n "$seg" && said "busy: a writer is still filling it, or a reader" &&
+		silent && expect 1 writer -n "$seg" second && said "File exists" &&
 		finish_slow_reader && absent &&
 		expect 0 writer -n "$seg" second && expect 0 reader -n "$seg" &&
 		printf 'second\n' >"$work/expected" && printed "$work/expected" && absent
 }
-check "while one reader prints a message, a second is refused as taken and a writer gets File exists" slow_reader
+check "while one reader prints a message (holding the lock), a second is told busy and a writer File exists" slow_reader
 
 replaced_while_read() {
 	payload_segment && start_slow_reader || return 1
@@ -309,72 +183,147 @@ reader_interrupted() {
 		fi
 	done
 }
-check "a reader interrupted by SIGINT or SIGTERM while printing hands the message back whole" reader_interrupted
+check "a reader stopped by SIGINT or SIGTERM while printing leaves the message ready for the next, whole" reader_interrupted
 
 reader_killed() {
 	payload_segment && start_slow_reader || return 1
 	kill -s KILL "$slow"
 	wait "$slow"
 	exec 4<&-
-	expect 1 reader -n "$seg" && said "taken by another reader" && silent &&
-		expect 0 reader -k -n "$seg" && printed "$work/payload" && present &&
-		expect 0 writer -f -n "$seg" replacement && expect 0 reader -n "$seg" &&
-		printf 'replacement\n' >"$work/expected" && printed "$work/expected" && absent
+	expect 0 reader -n "$seg" && printed "$work/payload" && absent
 }
-check "a reader killed (SIGKILL) while printing leaves it taken; -k prints it whole, -f replaces it" reader_killed
+check "a reader killed (SIGKILL) while printing: the kernel drops its lock, and the next reader prints it whole" reader_killed
+
+# shellcheck disable=SC2086 # RUN is a command line
+reader_catches_nothing() {
+	need strace || return
+	[ -z "$RUN" ] || { skip "strace must see the reader itself, not $RUN"; return; }
+	printf 'hello\n' >"$work/expected"
+	expect 0 writer -n "$seg" hello &&
+		expect 0 strace -f -o "$work/trace" -e trace=rt_sigaction,sigaction,signal "$READER" -n "$seg" &&
+		printed "$work/expected" || return 1
+	if grep -E 'SIG(INT|TERM|HUP|PIPE)' "$work/trace"; then
+		echo "the reader installs a handler for a signal above" && return 1
+	fi
+	absent
+}
+check "the reader installs no handler for SIGINT, SIGTERM, SIGHUP or SIGPIPE (strace)" reader_catches_nothing
 
 # --- The writer killed half way ----------------------------------------------
 
 killed_writer() {
-	start_writer default - || return 1 # it now sits in step 6, reading
+	start_writer default - || return 1 # it now sits in step 7, reading
 	printf 'half of a message' >&3
 	wait_for grep -q 'half of a message' "$(seg_file)" ||
 		{ echo "the writer never copied its input in" && return 1; }
 	kill -KILL "$pid"
 	wait "$pid"
 	exec 3>&-
-	expect 1 reader -n "$seg" && said "not ready" && silent && present &&
-		expect 0 writer -f -n "$seg" new message && expect 0 reader -n "$seg" &&
+	expect 1 reader -n "$seg" && said "abandoned by its writer, which stopped before" &&
+		said "; removed it" && silent && absent &&
+		expect 0 writer -n "$seg" new message && expect 0 reader -n "$seg" &&
 		printf 'new message\n' >"$work/expected" && printed "$work/expected" && absent
 }
-check "a writer killed mid-write leaves a segment the reader calls not ready; -f replaces it" killed_writer
+check "a writer killed (SIGKILL) mid-write: the next reader calls it abandoned and removes it; no -f needed" killed_writer
+
+# locked_by_someone: true once the segment's file has a lock in /proc/locks.
+locked_by_someone() {
+	inode=$(stat -c %i "$(seg_file)" 2>/dev/null) || return 1
+	grep -q ":$inode " /proc/locks
+}
+
+# shellcheck disable=SC2086 # RUN is a command line
+reader_during_setup() {
+	need strace || return
+	# The writer is held for 2 s as it enters posix_fallocate (step 4),
+	# holding the lock on a segment that has no length or memory yet.
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -qq -o /dev/null -e trace=fallocate -e inject=fallocate:delay_enter=2000000 \
+		$RUN "$WRITER" -n "$seg" hello 2>"$work/writer_err" &
+	pid=$!
+	background "$pid"
+	wait_for locked_by_someone || { echo "the writer never locked its segment" && return 1; }
+	blocks=$(stat -c %b "$(seg_file)")
+	expect 1 reader -n "$seg" && said "busy: a writer is still filling it" && silent &&
+		expect 1 reader -k -n "$seg" && said "busy" && silent &&
+		[ "$(stat -c %b "$(seg_file)")" -eq "$blocks" ] || return 1
+	wait "$pid" || { echo "the writer failed: $(cat "$work/writer_err")" && return 1; }
+	expect 0 reader -n "$seg" && printf 'hello\n' >"$work/expected" && printed "$work/expected"
+}
+check "a reader that comes while the writer sets up is told busy and touches no page of it" reader_during_setup
+
+replaced_while_filled() {
+	start_writer default - || return 1
+	printf 'the first message' >&3
+	expect 0 writer -f -n "$seg" the second message || return 1
+	exec 3>&-
+	wait "$pid" && { echo "the first writer should have failed" && return 1; }
+	grep -q "check $seg: writer.out -f replaced it meanwhile; this message is lost" \
+		"$work/writer_err" || { echo "the first writer said: $(cat "$work/writer_err")" && return 1; }
+	expect 0 reader -n "$seg" && printf 'the second message\n' >"$work/expected" &&
+		printed "$work/expected" && absent
+}
+check "writer -f while a writer fills: that writer says its message is lost (exit 1); the new one is read" replaced_while_filled
+
+# without_lock PROGRAM ARGS...: run a program under test with every flock
+# made to fail with EOPNOTSUPP, as on a system that cannot lock shared memory.
+# shellcheck disable=SC2086 # RUN is a command line
+without_lock() {
+	program=$1
+	shift
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -qq -o /dev/null -e trace=flock -e inject=flock:error=EOPNOTSUPP \
+		$RUN "$program" "$@"
+}
+
+# poke_zero_state: set segment $seg's state word to 0, being filled.
+poke_zero_state() {
+	printf '\000\000\000\000' | dd of="$(seg_file)" bs=1 conv=notrunc 2>/dev/null
+}
+
+no_lock_support() {
+	need strace || return
+	head -c 3000 /dev/urandom >"$work/payload"
+	expect 0 without_lock "$WRITER" -n "$seg" - <"$work/payload" &&
+		expect 0 without_lock "$READER" -k -n "$seg" && printed "$work/payload" &&
+		expect 0 without_lock "$READER" -n "$seg" && printed "$work/payload" && absent &&
+		expect 0 writer -n "$seg" -s 64 some message && poke_zero_state &&
+		expect 1 without_lock "$READER" -n "$seg" && said "not ready (a writer may still be" &&
+		silent && present
+}
+check "where flock fails (EOPNOTSUPP) the pair still works, and a not-ready segment is never removed" no_lock_support
+
+# The two facts the lock rests on, on this system: a lock taken with flock
+# lasts while the segment is mapped, even after its descriptor is closed, and
+# the kernel drops it when its holder is killed.  tests/lock_holder.c locks,
+# sizes and maps a segment, closes the descriptor and waits.
+lock_facts() {
+	need "${CC:-cc}" || return
+	# shellcheck disable=SC2086 # RT_LIB is empty or one word
+	"${CC:-cc}" -o "$work/lock_holder" tests/lock_holder.c ${RT_LIB:-} || return 1
+	"$work/lock_holder" "$seg" >"$work/holder_out" &
+	holder=$!
+	background "$holder"
+	wait_for grep -q closed "$work/holder_out" || { echo "lock_holder never got ready" && return 1; }
+	expect 1 reader -n "$seg" && said "busy" && present || return 1
+	kill -KILL "$holder"
+	wait "$holder"
+	expect 1 reader -n "$seg" && said "abandoned by its writer" && said "; removed it" && absent
+}
+check "a flock lasts while the segment is mapped after close(fd), and SIGKILL releases it" lock_facts
 
 # --- Another user ------------------------------------------------------------
-
-# as_nobody COMMAND...: run COMMAND as the user nobody (needs root).
-as_nobody() {
-	setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" --clear-groups "$@"
-}
-
-# The cases run as another user get copies of the programs in $other, a
-# directory of their own under /tmp, where nobody can run them wherever the
-# checkout and $TMPDIR are (a home directory of mode 0700, say).  The
-# reports of a checker in $RUN go where check.sh put them, under /tmp too.
-if [ "$(id -u)" -eq 0 ] && other=$(mktemp -d /tmp/shm_demo_other.XXXXXX); then
-	chmod 755 "$other" && cp "$WRITER" "$other/writer.out" && cp "$READER" "$other/reader.out" &&
-		chmod 755 "$other/writer.out" "$other/reader.out"
-fi
-
-# other_user_setup: skip unless root, and unless nobody can run the copies.
-other_user_setup() {
-	[ "$(id -u)" -eq 0 ] || { skip "needs root to act as another user"; return; }
-	need setpriv || return
-	[ -n "$other" ] && as_nobody "$other/writer.out" -h >/dev/null 2>&1 && return 0
-	if [ "${CI:-}" = true ]; then
-		echo "nobody cannot run the programs copied to ${other:-/tmp}, and CI must run this case"
-		return 1
-	fi
-	skip "the user nobody cannot run the programs copied to ${other:-/tmp}"
-}
 
 # shellcheck disable=SC2086 # RUN is a command line
 read_as_nobody() {
 	other_user_setup || return
 	expect 0 writer -n "$seg" &&
 		expect 1 as_nobody $RUN "$other/reader.out" -n "$seg" && said "Permission denied" &&
+		silent && present &&
+		expect 1 as_nobody $RUN "$other/reader.out" -k -n "$seg" && said "Permission denied" &&
 		silent && present && expect 0 reader -n "$seg"
 }
-check "another user cannot open a 0600 segment (run as nobody)" read_as_nobody
+check "another user can neither read nor look at (-k) a 0600 segment (run as nobody)" read_as_nobody
 
 # shellcheck disable=SC2086 # RUN is a command line
 planted_as_nobody() {
@@ -439,8 +388,9 @@ racing_readers() {
 			if [ "$status" -eq 0 ] && cmp -s "$work/payload" "$work/out$i"; then
 				whole=$((whole + 1))
 			elif [ "$status" -eq 1 ] && [ ! -s "$work/out$i" ] &&
-				grep -q -e "taken by another reader" -e "No such file or directory" "$work/err$i"; then
-				: # it lost the race: the message was claimed, or already removed
+				grep -q -e "busy: a writer is still filling it" -e "No such file or directory" \
+					-e "already delivered by another reader" "$work/err$i"; then
+				: # it lost the race: the winner held the lock, or had delivered and removed it
 			else
 				echo "round $round, reader $i: status $status, $(wc -c <"$work/out$i") bytes out"
 				cat "$work/err$i"

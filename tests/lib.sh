@@ -32,11 +32,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
-# The segment's header is an unsigned int and a size_t: 8 bytes on 32-bit
-# systems, 16 on 64-bit ones.  $word is the size of a size_t.
-word=$(($(getconf LONG_BIT) / 8))
+# The segment's header: a 32-bit state word, 4 bytes of padding and a
+# 64-bit length, 16 bytes on every build (common.h).
 # shellcheck disable=SC2034 # used by the scripts that source this file
-header=$((word * 2))
+header=16
 
 # bytes N: N bytes of "x" on standard output.
 bytes() { head -c "$1" /dev/zero | tr '\0' x; }

@@ -27,19 +27,20 @@ else
 	low_first=false
 fi
 
-# put_length N: store N (below 256) as the message length in segment $seg.
+# put_length N: store N (below 256) as the message length in segment $seg,
+# the 8 bytes from byte 8.
 put_length() {
-	zeros=$(printf '%*s' $((word - 1)) '' | sed 's/ /\\000/g')
+	zeros='\000\000\000\000\000\000\000'
 	if $low_first; then
-		poke "$word" "\\$(printf %o "$1")$zeros"
+		poke 8 "\\$(printf %o "$1")$zeros"
 	else
-		poke "$word" "$zeros\\$(printf %o "$1")"
+		poke 8 "$zeros\\$(printf %o "$1")"
 	fi
 }
 
-# put_marker ABCD: store a marker of common.h ("REDY", "TAKN") in the
-# 'ready' word of segment $seg; its letters are the value's bytes from the
-# most significant one down.
+# put_marker ABCD: store a state of common.h ("REDY", "DONE") in the 'state'
+# word of segment $seg; its letters are the value's bytes from the most
+# significant one down.
 put_marker() {
 	if $low_first; then
 		poke 0 "$(echo "$1" | sed 's/\(.\)\(.\)\(.\)\(.\)/\4\3\2\1/')"
@@ -53,7 +54,8 @@ put_marker() {
 # README.md's troubleshooting table word for word.
 documented() {
 	line=$(sed -e "s|$seg|NAME|g" -e 's/: [0-9]* bytes is smaller/: N bytes is smaller/' \
-		-e "s/the $header-byte header/the 16-byte header/" "$work/err")
+		-e 's/is [0-9]* bytes, more than its [0-9]* bytes/is N bytes, more than its R bytes/' \
+		"$work/err")
 	grep -F -q -e "| \`$line\` |" README.md && return 0
 	echo "README.md's troubleshooting table lacks: $line"
 	return 1
@@ -302,6 +304,7 @@ planted() {
 			esac
 			for option in -n -kn; do
 				if ! { expect 1 timeout 10 $RUN "$READER" $option "$seg" && silent &&
+					said "remove it, or use another -n NAME" &&
 					{ [ -e "$(seg_file)" ] || [ -L "$(seg_file)" ]; }; }; then
 					echo "for a $kind and reader $option" && return 1
 				fi
@@ -310,31 +313,42 @@ planted() {
 		done
 	[ -e "/dev/shm/${prefix}_target" ] && rm "/dev/shm/${prefix}_target"
 }
-check "a FIFO, directory or symbolic link at the name is refused at once (exit 1), never waited on" planted
+check "a FIFO, directory or symbolic link at the name is refused at once as not a segment, never waited on" planted
+
+# --- What the lock tells a reader -------------------------------------------
+
+# In these cases the reader gets the segment's lock: nobody is at work on it.
+
+abandoned() {
+	make_good && poke 0 '\000\000\000\000' && cp "$(seg_file)" "$work/before" &&
+		expect 1 reader -k -n "$seg" && said "abandoned by its writer" && silent &&
+		said "; reader.out without -k removes it" && documented &&
+		cmp "$work/before" "$(seg_file)" &&
+		expect 1 reader -n "$seg" && said "abandoned by its writer" && said "; removed it" &&
+		silent && documented && absent &&
+		expect 0 writer -n "$seg" new && expect 0 reader -n "$seg" &&
+		printf 'new\n' >"$work/expected" && printed "$work/expected"
+}
+check "a segment left half filled (state 0, lock free) is called abandoned and removed; -k only says so" abandoned
+
+delivered() {
+	make_good && put_marker DONE && cp "$(seg_file)" "$work/before" &&
+		expect 1 reader -k -n "$seg" && said "already delivered by a reader that stopped" &&
+		silent && documented && cmp "$work/before" "$(seg_file)" &&
+		expect 1 reader -n "$seg" && said "already delivered by a reader that stopped" &&
+		said "; removed it" && silent && documented && absent
+}
+check "a message delivered but not removed is not printed again, and is removed (not by -k)" delivered
 
 # --- Damaged or foreign segments: clear error, exit 1, nothing printed, kept --
 
-not_ready() {
-	make_good && poke 0 '\000\000\000\000' && refused "not ready" && documented
-}
-check "a segment whose ready marker is not set yet is refused as not ready, as documented" not_ready
-
-taken() {
-	make_good && put_marker TAKN && refused "taken by another reader" && documented &&
-		expect 0 reader -k -n "$seg" && printf 'some message\n' >"$work/expected" &&
-		printed "$work/expected" && present &&
-		expect 0 writer -f -n "$seg" new && expect 0 reader -n "$seg" &&
-		printf 'new\n' >"$work/expected" && printed "$work/expected" && absent
-}
-check "a message another reader claimed is refused as taken; -k still prints it, -f replaces it" taken
-
 wrong_marker() {
-	make_good && poke 0 'XXXX' && refused "not ready"
+	make_good && poke 0 'XXXX' && refused "damaged: its state word" && documented
 }
-check "a segment with a wrong marker is refused" wrong_marker
+check "a segment whose state word holds no known state is refused as damaged, and kept" wrong_marker
 
 zero_size() {
-	(umask 077 && : >"$(seg_file)") && refused "smaller than the $header-byte header" && documented
+	(umask 077 && : >"$(seg_file)") && refused "smaller than the 16-byte header" && documented
 }
 check "a segment of zero size (a writer may be setting it up) is refused, as documented" zero_size
 
@@ -346,8 +360,7 @@ short_segment() {
 check "a segment shorter than the header is refused" short_segment
 
 huge_length() {
-	make_good && poke 4 "$(printf '%*s' $((header - 4)) '' | sed 's/ /\\377/g')" &&
-		refused "damaged"
+	make_good && poke 8 '\377\377\377\377\377\377\377\377' && refused "damaged" && documented
 }
 check "a segment claiming an enormous message length is refused" huge_length
 

@@ -1,0 +1,159 @@
+# shellcheck shell=sh
+# tests/lib_faults.sh - what the scripts of make check share on top of
+# tests/lib.sh: processes in the background, a private /dev/shm, another
+# user.  Sourced after tests/lib.sh, not run.
+
+# The programs by absolute path: some cases run them from another directory,
+# in another mount namespace or as another user.
+case $WRITER in /*) ;; *) WRITER=$PWD/$WRITER ;; esac
+case $READER in /*) ;; *) READER=$PWD/$READER ;; esac
+
+# random_below N: a random whole number from 0 to N - 1.
+random_below() {
+	echo $(($(od -An -N4 -tu4 /dev/urandom) % $1))
+}
+
+# wait_for TEST...: wait up to 10 seconds for the test command to succeed.
+wait_for() {
+	tries=0
+	until "$@"; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 100 ] || return 1
+		sleep 0.1
+	done
+}
+
+# sleeping PID: true once process PID waits in the kernel (state S), as a
+# program blocked on a pipe does.
+sleeping() {
+	[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 1)" = S ]
+}
+
+# killed_by SIGNAL STATUS: fail unless STATUS is that of a process ended by
+# SIGNAL (INT, TERM, ...), as a shell reports it: 128 + the signal's number.
+killed_by() {
+	[ "$2" -gt 128 ] && [ "$(kill -l "$2")" = "$1" ] && return 0
+	echo "exit status $2, not that of a process killed by SIG$1"
+	return 1
+}
+
+# payload_segment: segment $seg holding $work/payload, 1 MiB of random
+# bytes: more than a pipe holds, so a reader printing it into a pipe that
+# nobody drains stops half way, holding its claim.
+payload_segment() {
+	head -c 1048576 /dev/urandom >"$work/payload" &&
+		expect 0 writer -n "$seg" -s 2M - <"$work/payload"
+}
+
+# start_slow_reader: start a consuming reader of $seg in the background,
+# printing into the FIFO $work/pipe, and return once its first byte came
+# out: it has claimed the message and waits for the pipe to drain.  Its
+# process id is in $slow; the FIFO's reading end is descriptor 4.
+# shellcheck disable=SC2086 # RUN is a command line
+start_slow_reader() {
+	rm -f "$work/pipe" && mkfifo "$work/pipe" || return 1
+	(exec env --default-signal=INT $RUN "$READER" -n "$seg" >"$work/pipe" 2>"$work/slow_err") &
+	slow=$!
+	background "$slow"
+	exec 4<"$work/pipe"
+	dd bs=1 count=1 <&4 >"$work/slow_out" 2>/dev/null && wait_for sleeping "$slow"
+}
+
+# finish_slow_reader: drain the slow reader's pipe; fail unless it printed
+# the whole payload and exited 0.
+finish_slow_reader() {
+	cat <&4 >>"$work/slow_out"
+	exec 4<&-
+	wait "$slow" || { echo "the slow reader failed: $(cat "$work/slow_err")" && return 1; }
+	cmp "$work/payload" "$work/slow_out"
+}
+
+# start_writer SIGINT ARGS...: start the writer on $seg in the background
+# with ARGS, its standard input the FIFO $work/input (descriptor 3 is the
+# other end), its standard error in $work/writer_err, and SIGINT "default",
+# or "ignored" as a script's background job gets it.  Return once it has
+# created the segment and waits for input; its process id is in $pid.
+# shellcheck disable=SC2086 # RUN is a command line
+start_writer() {
+	sigint=$1
+	shift
+	rm -f "$work/input" && mkfifo "$work/input" || return 1
+	if [ "$sigint" = default ]; then
+		(exec env --default-signal=INT,QUIT $RUN "$WRITER" -n "$seg" "$@" \
+			<"$work/input" 2>"$work/writer_err") &
+	else
+		(exec $RUN "$WRITER" -n "$seg" "$@" <"$work/input" 2>"$work/writer_err") &
+	fi
+	pid=$!
+	background "$pid"
+	exec 3>"$work/input"
+	wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid"
+}
+
+# in_small_shm: run $work/script in a private mount namespace whose /dev/shm
+# is a fresh 1 MiB tmpfs, the real /dev/shm never touched.  Its exit status
+# goes to $work/status, and what it left in that /dev/shm to $work/left.
+in_small_shm() {
+	if [ "$(id -u)" -eq 0 ]; then
+		set -- unshare -m
+	else
+		set -- unshare -r -m
+	fi
+	need unshare || return
+	if ! "$@" true 2>/dev/null; then
+		[ "${CI:-}" = true ] && { echo "CI must be able to run: $*"; return 1; }
+		skip "cannot make a private mount namespace here ($*)"
+		return
+	fi
+	export WRITER READER RUN seg work
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	"$@" sh -c '
+		mount -t tmpfs -o size=1M tmpfs /dev/shm || exit 3
+		. "$work/script"
+		echo $? >"$work/status"
+		ls -A /dev/shm >"$work/left"'
+}
+
+# exited N: fail unless the script in the namespace recorded exit status N.
+exited() {
+	got=$(cat "$work/status")
+	[ "$got" -eq "$1" ] && return 0
+	echo "exit status $got, not $1 (above 128: killed by a signal)"
+	cat "$work/err"
+	return 1
+}
+
+# nothing_left: fail unless the private /dev/shm was empty at the end.
+nothing_left() {
+	[ ! -s "$work/left" ] && return 0
+	echo "left in /dev/shm: $(cat "$work/left")"
+	return 1
+}
+
+# --- Another user ------------------------------------------------------------
+
+# as_nobody COMMAND...: run COMMAND as the user nobody (needs root).
+as_nobody() {
+	setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" --clear-groups "$@"
+}
+
+# The cases run as another user get copies of the programs in $other, a
+# directory of their own under /tmp, where nobody can run them wherever the
+# checkout and $TMPDIR are (a home directory of mode 0700, say).  The
+# reports of a checker in $RUN go where check.sh put them, under /tmp too.
+if [ "$(id -u)" -eq 0 ] && other=$(mktemp -d /tmp/shm_demo_other.XXXXXX); then
+	chmod 755 "$other" && cp "$WRITER" "$other/writer.out" && cp "$READER" "$other/reader.out" &&
+		chmod 755 "$other/writer.out" "$other/reader.out"
+fi
+
+# other_user_setup: skip unless root, and unless nobody can run the copies.
+other_user_setup() {
+	[ "$(id -u)" -eq 0 ] || { skip "needs root to act as another user"; return; }
+	need setpriv || return
+	[ -n "$other" ] && as_nobody "$other/writer.out" -h >/dev/null 2>&1 && return 0
+	if [ "${CI:-}" = true ]; then
+		echo "nobody cannot run the programs copied to ${other:-/tmp}, and CI must run this case"
+		return 1
+	fi
+	skip "the user nobody cannot run the programs copied to ${other:-/tmp}"
+}
