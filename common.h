@@ -128,7 +128,7 @@ static inline const char *shared_advice(int error)
 		return "/dev/shm is mounted read-only";
 	case EMFILE:
 	case ENFILE:
-		return "too many open files; raise the limit (ulimit -n) or close some";
+		return "raise the limit with ulimit -n, or close some files";
 	default:
 		return NULL;
 	}

@@ -195,7 +195,10 @@ static const char *advice(int error)
 		return "busy: a writer is still filling it, or a reader is printing it; wait and "
 		       "run reader.out again";
 	case ENOMEM:
-		return "not enough address space to map the whole segment (ulimit -v)";
+		return "not enough address space to map the whole segment: raise ulimit -v";
+	case EROFS: /* from shm_open with O_RDWR */
+		return "/dev/shm is mounted read-only; reader.out -k prints the message without "
+		       "removing it";
 	default:
 		return shared_advice(error);
 	}

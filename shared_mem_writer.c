@@ -277,10 +277,12 @@ static const char *advice(int error)
 		return "check that /dev/shm is mounted";
 	case ENOSPC:
 		return "free space in /dev/shm, or send a shorter message";
-	case EFBIG:
-		return "the file-size limit is lower than the segment; raise it (ulimit -f)";
+	case EFBIG: /* SIGXFSZ is ignored (catch_signals) */
+		return "the file-size limit is too low: raise it with ulimit -f, or use a "
+		       "smaller -s SIZE";
 	case ENOMEM:
-		return "not enough memory or address space (ulimit -v); try a smaller -s SIZE";
+		return "not enough address space for -s SIZE: raise ulimit -v, or use a smaller -s "
+		       "SIZE";
 	case EBADF:
 		return "check the input";
 	default:

@@ -68,6 +68,39 @@ make_good() { expect 0 writer -n "$seg" -s 64 some message; }
 # error, exit 1, nothing printed, and the segment kept.
 refused() { expect 1 reader -n "$seg" && said "$1" && silent && present; }
 
+# --- Lesson one --------------------------------------------------------------
+
+# README.md's lesson one, its only copy: both C blocks build without a
+# warning and pass a message, on a name of this case's own.
+# shellcheck disable=SC2086 # RUN is a command line; RT_LIB is empty or one word
+lesson_one() {
+	need "${CC:-cc}" || return
+	first=$(awk '/^```c$/ { print NR; exit }' README.md)
+	[ "${first:-999}" -le 60 ] || { echo "lesson one's writer starts at line $first" && return 1; }
+	for n in 1 2; do
+		if ! { sh tests/readme_code.sh "$n" >"$work/block$n.c" &&
+			[ "$(wc -l <"$work/block$n.c")" -le 40 ] &&
+			grep -q '"/shm_lesson_one"' "$work/block$n.c" &&
+			sed "s|\"/shm_lesson_one\"|\"$seg\"|" "$work/block$n.c" >"$work/basic$n.c" &&
+			"${CC:-cc}" -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$work/basic$n" \
+				"$work/basic$n.c" ${RT_LIB:-}; }; then
+			echo "README.md's C block $n: missing, over 40 lines, or it does not build" && return 1
+		fi
+	done
+	printf 'Hello from lesson one!\n' >"$work/expected"
+	expect 0 $RUN "$work/basic1" && present && [ "$(stat -c %a "$(seg_file)")" = 600 ] &&
+		expect 0 $RUN "$work/basic2" && printed "$work/expected" && absent
+}
+check "lesson one in README.md builds warning-free and passes its message from writer to reader" lesson_one
+
+make_run_name() {
+	[ -f Makefile ] || { skip "no Makefile in $PWD"; return; }
+	need make || return
+	printf 'Hello from the writer, through POSIX shared memory!\n' >"$work/expected"
+	expect 0 make -s run NAME="$seg" && printed "$work/expected" && absent
+}
+check "make run NAME=/x runs the demo on that name" make_run_name
+
 # --- Round trips -------------------------------------------------------------
 
 default_message() {
