@@ -278,8 +278,7 @@ static const char *advice(int error)
 	case ENOSPC:
 		return "free space in /dev/shm, or send a shorter message";
 	case EFBIG: /* SIGXFSZ is ignored (catch_signals) */
-		return "the file-size limit is too low: raise it with ulimit -f, or use a "
-		       "smaller -s SIZE";
+		return "the file-size limit is too low: raise it with ulimit -f";
 	case ENOMEM:
 		return "not enough address space for -s SIZE: raise ulimit -v, or use a smaller -s "
 		       "SIZE";

@@ -121,6 +121,14 @@ dash_word() {
 }
 check "words after -- may start with a dash, and - among other words is a word" dash_word
 
+lone_dash() {
+	printf 'from standard input' | expect 0 writer -n "$seg" -- - && expect 0 reader -n "$seg" &&
+		printf 'from standard input' >"$work/expected" && printed "$work/expected" &&
+		printf -- '-\n' | expect 0 writer -n "$seg" - && expect 0 reader -n "$seg" &&
+		printf -- '-\n' >"$work/expected" && printed "$work/expected"
+}
+check "a lone - is standard input even after --; the message - itself goes in through printf" lone_dash
+
 stdin_message() {
 	expect 0 writer -n "$seg" - <"$work/text" && expect 0 reader -n "$seg" &&
 		printed "$work/text"
