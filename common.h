@@ -163,8 +163,12 @@ static inline int keep_off_standard_streams(int *fd)
 	if (*fd > STDERR_FILENO)
 		return 0;
 	high = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-	if (high == -1)
+	if (high == -1) {
+		/* EINVAL: the descriptor limit allows no number above 2. */
+		if (errno == EINVAL)
+			errno = EMFILE;
 		return -1;
+	}
 	(void)close(*fd); /* 'high' is open on the same segment: this cannot fail */
 	*fd = high;
 	return 0;

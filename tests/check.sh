@@ -7,7 +7,8 @@
 #   valgrind  both test scripts with every run under valgrind memcheck
 #   static    cppcheck, clang-tidy (.clang-tidy), shellcheck and clang-format
 #   matrix    gcc and clang, -std=c11 and c17, -O0 and -O2 -D_FORTIFY_SOURCE=2,
-#             all with -Werror; plus a plain "gcc file.c -o file.out"
+#             all with -Werror; plus a plain "gcc file.c -o file.out", and a
+#             32-bit writer with a 64-bit reader and the other way round
 #   musl      a static build with musl-gcc, both test scripts
 #   user      both test scripts as an ordinary user (nobody, when run as root)
 #   clone     a clone of the repository in a directory of mode 0700: the cases
@@ -119,6 +120,7 @@ no_reports() {
 
 part_faults() {
 	suite . tests/faults.sh
+	suite . tests/hostile.sh
 }
 
 # shellcheck disable=SC2086 # $WARNINGS and $SANITIZE are lists of flags
@@ -132,6 +134,7 @@ part_asan() {
 		export UBSAN_OPTIONS="halt_on_error=1:exitcode=99:print_stacktrace=1:log_path=$reports/ubsan"
 		suite "build/asan-$cc" tests/run.sh
 		suite "build/asan-$cc" tests/faults.sh
+		suite "build/asan-$cc" tests/hostile.sh
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 		step "no sanitizer report from the $cc build" no_reports "$reports"
 	done
@@ -144,6 +147,7 @@ part_valgrind() {
 	reports=$(reports_dir) || { result "not ok" "a directory for valgrind's reports" && return; }
 	suite build/valgrind tests/run.sh "$VALGRIND --log-file=$reports/%p"
 	suite build/valgrind tests/faults.sh "$VALGRIND --log-file=$reports/%p"
+	suite build/valgrind tests/hostile.sh "$VALGRIND --log-file=$reports/%p"
 	step "no valgrind report" no_reports "$reports"
 }
 
@@ -162,7 +166,7 @@ part_static() {
 	fi
 	if have clang-format; then
 		step "the C code is laid out as .clang-format says" clang-format --dry-run --Werror \
-			shared_mem_writer.c shared_mem_reader.c common.h
+			shared_mem_writer.c shared_mem_reader.c common.h tests/lock_holder.c
 	fi
 }
 
@@ -180,13 +184,40 @@ part_matrix() {
 		done
 	done
 	step "a plain gcc file.c -o file.out builds" build plain gcc && suite build/plain tests/run.sh
+	part_mixed_widths
+}
+
+# The header has the same layout on 32-bit x86 (where a uint64_t is only
+# 4-aligned) as here: a 32-bit writer with a 64-bit reader, and the other
+# way round, pass run.sh.  Needs gcc -m32 (Debian's gcc-multilib).
+# shellcheck disable=SC2086 # $WARNINGS is a list of flags
+part_mixed_widths() {
+	if [ "$(uname -m)" != x86_64 ]; then
+		result skip "a 32-bit x86 build can be mixed in only on x86_64"
+		return
+	fi
+	if ! printf 'int main(void) { return 0; }\n' | gcc -m32 -x c -o build/m32-probe - 2>/dev/null; then
+		if [ "${CI:-}" = true ]; then
+			result "not ok" "gcc -m32 works (CI installs gcc-multilib)"
+		else
+			result skip "gcc -m32 cannot build here (install gcc-multilib)"
+		fi
+		return
+	fi
+	step "gcc -m32 builds with -Werror" build m32 gcc -m32 -std=c11 $WARNINGS -O2 || return
+	mkdir -p build/m32-writer build/m32-reader &&
+		cp build/m32/writer.out build/m32-writer/ && cp reader.out build/m32-writer/ &&
+		cp writer.out build/m32-reader/ && cp build/m32/reader.out build/m32-reader/ || return
+	suite build/m32-writer tests/run.sh
+	suite build/m32-reader tests/run.sh
 }
 
 # shellcheck disable=SC2086 # $WARNINGS and $SANITIZE are lists of flags
 part_musl() {
 	have musl-gcc || return
 	step "musl-gcc -static builds with -Werror" build musl musl-gcc -std=c11 $WARNINGS -O2 -static &&
-		suite build/musl tests/run.sh && suite build/musl tests/faults.sh
+		suite build/musl tests/run.sh && suite build/musl tests/faults.sh &&
+		suite build/musl tests/hostile.sh
 }
 
 # bench_runs: make bench's script prints all its rows, and cleans up.
@@ -213,6 +244,7 @@ part_user() {
 	if [ "$(id -u)" -ne 0 ]; then # already an ordinary user
 		suite . tests/run.sh
 		suite . tests/faults.sh
+		suite . tests/hostile.sh
 		return
 	fi
 	have setpriv || return

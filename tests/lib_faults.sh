@@ -90,24 +90,30 @@ start_writer() {
 	wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid"
 }
 
+# mount_namespace: set $ns to the command that runs a command in a private
+# mount namespace (unshare -m as root, unshare -r -m as an ordinary user), or
+# skip the case (fail it under CI) where none can be made.
+# shellcheck disable=SC2086 # $ns is words
+mount_namespace() {
+	if [ "$(id -u)" -eq 0 ]; then
+		ns="unshare -m"
+	else
+		ns="unshare -r -m"
+	fi
+	need unshare || return
+	$ns true 2>/dev/null && return 0
+	[ "${CI:-}" = true ] && { echo "CI must be able to run: $ns"; return 1; }
+	skip "cannot make a private mount namespace here ($ns)"
+}
+
 # in_small_shm: run $work/script in a private mount namespace whose /dev/shm
 # is a fresh 1 MiB tmpfs, the real /dev/shm never touched.  Its exit status
 # goes to $work/status, and what it left in that /dev/shm to $work/left.
 in_small_shm() {
-	if [ "$(id -u)" -eq 0 ]; then
-		set -- unshare -m
-	else
-		set -- unshare -r -m
-	fi
-	need unshare || return
-	if ! "$@" true 2>/dev/null; then
-		[ "${CI:-}" = true ] && { echo "CI must be able to run: $*"; return 1; }
-		skip "cannot make a private mount namespace here ($*)"
-		return
-	fi
+	mount_namespace || return
 	export WRITER READER RUN seg work
-	# shellcheck disable=SC2016 # expanded by the inner shell
-	"$@" sh -c '
+	# shellcheck disable=SC2016,SC2086 # expanded by the inner shell; $ns is words
+	$ns sh -c '
 		mount -t tmpfs -o size=1M tmpfs /dev/shm || exit 3
 		. "$work/script"
 		echo $? >"$work/status"

@@ -1,0 +1,358 @@
+#!/bin/sh
+# tests/hostile.sh - the promises that hold when the user's shell is set up
+# against the programs: resource limits, a restrictive umask, the signals a
+# terminal sends, a small or read-only /dev/shm.  Part of make check; same
+# output as run.sh.  Run from the top of the repository after building.
+
+. tests/lib.sh
+. tests/lib_faults.sh
+
+# --- Helpers of this script ---------------------------------------------------
+
+# unsaid TEXT: fail if the last expect's standard error contains TEXT, in
+# capitals or not.
+unsaid() {
+	grep -F -i -q -e "$1" "$work/err" || return 0
+	echo "standard error should not contain \"$1\"; it was:"
+	cat "$work/err"
+	return 1
+}
+
+# said_either TEXT1 TEXT2: fail unless the last expect's standard error
+# contains one of them.  glibc and musl word some errors differently (ENOMEM:
+# "Cannot allocate memory" / "Out of memory"; EMFILE: "Too many open files" /
+# "No file descriptors available"), and make check runs both.
+said_either() {
+	grep -F -q -e "$1" -e "$2" "$work/err" && return 0
+	echo "standard error lacks both \"$1\" and \"$2\"; it was:"
+	cat "$work/err"
+	return 1
+}
+
+# no_emfile: fail if the last expect's standard error speaks of running out
+# of descriptors, in glibc's words, musl's or the programs' own hint.
+no_emfile() {
+	unsaid "Too many open files" && unsaid "No file descriptors available"
+}
+
+# limited LIMIT STATUS PROGRAM ARGS...: like expect, with "ulimit LIMIT" (an
+# option and its value, e.g. "-f 0") set for PROGRAM alone.  PROGRAM runs
+# without $RUN: valgrind and AddressSanitizer need more address space and
+# descriptors than the limits leave, and valgrind writes files of its own,
+# which a file-size limit kills it for.  Standard error goes through a pipe,
+# which a file-size limit cannot stop as it would a file; standard output to
+# $work/out; standard input is the caller's.  Under "-n N" the program has
+# only 0, 1 and 2 open when it starts.  An ASan build's LeakSanitizer needs
+# descriptors at the end that "ulimit -n" does not leave (it spins forever
+# without them): it is off there; the other cases check for leaks.
+limited() {
+	limit=$1
+	want=$2
+	shift 2
+	leaks=${ASAN_OPTIONS:-}
+	case $limit in -n*) leaks="${leaks:+$leaks:}detect_leaks=0" ;; esac
+	# shellcheck disable=SC2086,SC2030 # $limit is two words; ASAN_OPTIONS for PROGRAM alone
+	{
+		(ulimit $limit && export ASAN_OPTIONS="$leaks" && exec "$@") 2>&1 >"$work/out"
+		echo $? >"$work/status"
+	} | cat >"$work/err"
+	got=$(cat "$work/status")
+	[ "$got" -eq "$want" ] && return 0
+	echo "expected exit status $want, got $got from: ulimit $limit; $*"
+	sed 's/^/stderr: /' "$work/err"
+	return 1
+}
+
+# starts_under LIMIT PROGRAM: true if PROGRAM -h runs under "ulimit LIMIT".
+# A build that cannot even start there is a visible skip, also under CI,
+# which runs the case with the builds that can: the dynamic loader needs a
+# descriptor of its own to load the C library (so under "ulimit -n 3" only a
+# static build, the musl part of make check, reaches main), and
+# AddressSanitizer reserves terabytes of address space first.  Any other
+# failure to start fails the case.  A sanitizer's complaint goes to standard
+# error here, not to the reports that make check counts.
+# shellcheck disable=SC2031 # ASAN_OPTIONS changes in limited's subshell only
+starts_under() {
+	probe_options="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=stderr"
+	# shellcheck disable=SC2086 # $1 is an option and its value: two words
+	(ulimit $1 && export ASAN_OPTIONS="$probe_options" && exec "$2" -h) \
+		>/dev/null 2>"$work/start_err" && return 0
+	if grep -q -e "error while loading shared libraries" "$work/start_err"; then
+		skip "the dynamic loader cannot load $2 under ulimit $1 (only a static build gets to main)"
+		return
+	fi
+	if grep -q -e "Sanitizer" "$work/start_err"; then
+		skip "a sanitizer build cannot start under ulimit $1"
+		return
+	fi
+	echo "$2 -h does not run under ulimit $1:"
+	cat "$work/start_err"
+	return 1
+}
+
+# with_umask MASK COMMAND...: run COMMAND with that umask; the case's own
+# umask, under which it makes its files, stays as it is.
+with_umask() (
+	umask "$1" && shift && "$@"
+)
+
+# user_writer ARGS... / user_reader ARGS...: run a program as an ordinary
+# user, whom the modes of a segment bind (root they do not): as nobody, with
+# the copies in $other, when we are root (other_user_setup first); directly
+# when we are an ordinary user already.
+# shellcheck disable=SC2086 # RUN is a command line
+user_writer() {
+	if [ "$(id -u)" -eq 0 ]; then
+		as_nobody $RUN "$other/writer.out" "$@"
+	else
+		writer "$@"
+	fi
+}
+# shellcheck disable=SC2086
+user_reader() {
+	if [ "$(id -u)" -eq 0 ]; then
+		as_nobody $RUN "$other/reader.out" "$@"
+	else
+		reader "$@"
+	fi
+}
+
+# mode_is MODE: fail unless segment $seg has that mode (octal, as stat %a).
+mode_is() {
+	mode=$(stat -c %a "$(seg_file)") || return 1
+	[ "$mode" = "$1" ] && return 0
+	echo "segment $seg has mode $mode, not $1"
+	return 1
+}
+
+# in_readonly_shm: as in_small_shm, a private mount namespace with a fresh
+# 1 MiB tmpfs on /dev/shm, where $work/setup runs first; then a read-only
+# bind mount of that fresh tmpfs goes on top of it, and $work/script runs
+# there.  Only the private bind mount is made read-only: the machine's own
+# /dev/shm is never remounted nor touched.  Both scripts may run commands as
+# "step N COMMAND...", which keeps COMMAND's output, error and exit status in
+# $work/outN, $work/errN and $work/statusN (see ran).  The script's status
+# goes to $work/status, what it left in /dev/shm to $work/left.
+in_readonly_shm() {
+	mount_namespace || return
+	rm -f "$work/status"
+	[ -f "$work/setup" ] || : >"$work/setup"
+	export WRITER READER RUN seg work
+	# shellcheck disable=SC2016,SC2086 # expanded by the inner shell; $ns is words
+	$ns sh -c '
+		step() {
+			n=$1
+			shift
+			"$@" >"$work/out$n" 2>"$work/err$n"
+			echo $? >"$work/status$n"
+		}
+		mount -t tmpfs -o size=1M tmpfs /dev/shm || exit 3
+		. "$work/setup"
+		mount --bind -o ro /dev/shm /dev/shm || exit 3
+		if (: >/dev/shm/.probe) 2>/dev/null; then
+			echo "the bind mount of /dev/shm is not read-only"
+			exit 3
+		fi
+		. "$work/script"
+		echo $? >"$work/status"
+		ls -A /dev/shm >"$work/left"'
+	[ -f "$work/status" ] && return 0
+	echo "the read-only /dev/shm could not be set up"
+	return 1
+}
+
+# ran N STATUS: fail unless command N of in_readonly_shm's scripts exited
+# with STATUS; its output becomes the last expect's, for said, unsaid,
+# silent and printed.
+ran() {
+	cp "$work/out$1" "$work/out" && cp "$work/err$1" "$work/err" || return 1
+	got=$(cat "$work/status$1")
+	[ "$got" -eq "$2" ] && return 0
+	echo "command $1 in the namespace: exit status $got, not $2"
+	sed 's/^/stderr: /' "$work/err"
+	return 1
+}
+
+# --- A file-size limit (ulimit -f) -------------------------------------------
+
+file_size_limit() {
+	fsize_error="posix_fallocate $seg: File too large"
+	fsize_error="$fsize_error (the file-size limit is too low: raise it with ulimit -f)"
+	printf 'some input\n' >"$work/input"
+	limited "-f 0" 1 "$WRITER" -n "$seg" hello && said "$fsize_error" && absent &&
+		limited "-f 0" 1 "$WRITER" -n "$seg" - <"$work/input" && said "$fsize_error" && absent
+}
+check "under ulimit -f 0 the writer fails with File too large, exit 1, not SIGXFSZ, and leaves nothing" file_size_limit
+
+# --- The signals of a terminal -----------------------------------------------
+
+writer_quit() {
+	# SIGQUIT dumps core: no core file (nor valgrind's vgcore) in the checkout.
+	# shellcheck disable=SC3045 # not in POSIX, but in dash, bash and busybox sh
+	ulimit -c 0
+	start_writer default - || return 1
+	kill -s QUIT "$pid"
+	wait "$pid"
+	status=$?
+	exec 3>&-
+	killed_by QUIT "$status" && absent || return 1
+	[ ! -s "$work/writer_err" ] && return 0
+	echo "the writer should have said nothing, but said:"
+	cat "$work/writer_err"
+	return 1
+}
+check "a writer waiting for input and stopped by SIGQUIT (Ctrl-\\) removes its segment, says nothing, ends by it" writer_quit
+
+# --- A restrictive umask -----------------------------------------------------
+
+restrictive_umask() {
+	if [ "$(id -u)" -eq 0 ]; then
+		other_user_setup || return
+	fi
+	printf 'hi\n' >"$work/hi"
+	bytes 100 >"$work/long" # too long for a 64-byte segment, which holds 48
+	for mask in 0377 0777; do
+		# A wrapper in $RUN makes files of its own, that under umask 0777 it
+		# cannot open again (valgrind's vgdb FIFO): the programs run bare there.
+		[ "$mask" = 0777 ] && RUN=
+		if ! { expect 0 with_umask "$mask" user_writer -n "$seg" hi && mode_is 600 &&
+			{ [ "$mask" != 0777 ] ||
+				{ expect 0 with_umask "$mask" user_reader -k -n "$seg" &&
+					printed "$work/hi" && present; }; } &&
+			expect 0 with_umask "$mask" user_reader -n "$seg" && printed "$work/hi" && absent &&
+			expect 1 with_umask "$mask" user_writer -n "$seg" -s 64 - <"$work/long" &&
+			said "longer than" && absent; }; then
+			echo "under umask $mask" && return 1
+		fi
+	done
+}
+check "under umask 0377 or 0777 a user's segment is 0600, and that user reads it; a failed write leaves nothing" restrictive_umask
+
+# --- Few descriptors (ulimit -n) ---------------------------------------------
+
+# The writer has 0, 1 and 2 open, and its segment takes the fourth and last
+# descriptor that "ulimit -n 4" allows: removing the segment must need none.
+few_descriptors() {
+	rm -f "$work/input" && mkfifo "$work/input" || return 1
+	# shellcheck disable=SC3045 # not in POSIX, but in dash, bash and busybox sh
+	(ulimit -n 4 && exec env --default-signal=INT "$WRITER" -n "$seg" -) \
+		<"$work/input" 2>"$work/writer_err" &
+	pid=$!
+	background "$pid"
+	exec 3>"$work/input"
+	if ! { wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid"; }; then
+		echo "the writer never came to wait for its input:"
+		cat "$work/writer_err"
+		return 1
+	fi
+	kill -s INT "$pid"
+	wait "$pid"
+	status=$?
+	exec 3>&-
+	cp "$work/writer_err" "$work/err"
+	if ! { killed_by INT "$status" && absent && no_emfile; }; then
+		echo "the writer interrupted by SIGINT" && return 1
+	fi
+	bytes 100 >"$work/long" # too long for a 64-byte segment, which holds 48
+	limited "-n 4" 1 "$WRITER" -n "$seg" -s 64 - <"$work/long" && said "longer than" &&
+		absent && no_emfile
+}
+check "under ulimit -n 4 a writer stopped by SIGINT, or failing, still removes its segment" few_descriptors
+
+# --- A small /dev/shm ----------------------------------------------------------
+
+# 600000 bytes: the pieces reserved as the input comes double (64K, 64K,
+# 128K, 256K), and the next, 512K, does not fit in 1 MiB after the 512K
+# before it; half of it does.
+large_input_small_shm() {
+	head -c 600000 /dev/urandom >"$work/payload"
+	cat >"$work/script" <<-'EOF'
+		$RUN "$WRITER" -n "$seg" -s 1G - <"$work/payload" 2>"$work/err" &&
+			$RUN "$READER" -n "$seg" >"$work/out" 2>>"$work/err"
+	EOF
+	in_small_shm || return
+	exited 0 && printed "$work/payload" && nothing_left
+}
+check "600000 bytes of input into a 1G segment on a 1 MiB /dev/shm go through whole" large_input_small_shm
+
+# --- A read-only /dev/shm ------------------------------------------------------
+
+readonly_write() {
+	cat >"$work/script" <<-'EOF'
+		step 1 $RUN "$WRITER" -n "$seg" hi
+	EOF
+	in_readonly_shm || return
+	ran 1 1 && said "Read-only file system" && unsaid "remove it" && unsaid "another user" &&
+		nothing_left
+}
+check "on a read-only /dev/shm the writer says Read-only file system, exit 1, and blames nothing else" readonly_write
+
+readonly_segment() {
+	printf 'written before\n' >"$work/expected"
+	cat >"$work/setup" <<-'EOF'
+		step 0 $RUN "$WRITER" -n "$seg" written before
+	EOF
+	cat >"$work/script" <<-'EOF'
+		step 1 $RUN "$WRITER" -f -n "$seg" x
+		step 2 $RUN "$READER" -n "$seg"
+		step 3 $RUN "$READER" -k -n "$seg"
+	EOF
+	in_readonly_shm || return
+	if ! ran 0 0; then
+		echo "(writing the segment before the read-only mount)" && return 1
+	fi
+	if ! { ran 1 1 && said "Read-only file system" && unsaid "another user" &&
+		unsaid "remove it"; }; then
+		echo "(writer.out -f)" && return 1
+	fi
+	if ! { ran 2 1 && said "Read-only file system" && unsaid "remove it" &&
+		unsaid "another user" && silent; }; then
+		echo "(reader.out)" && return 1
+	fi
+	if ! { ran 3 0 && printed "$work/expected"; }; then
+		echo "(reader.out -k)" && return 1
+	fi
+}
+check "a segment on a read-only /dev/shm: writer -f and reader fail with Read-only file system; reader -k prints it" readonly_segment
+
+# --- Out of descriptors, out of address space ----------------------------------
+
+# With 0, 1 and 2 open, "ulimit -n 3" leaves no descriptor for the segment.
+out_of_descriptors() {
+	printf 'a whole message\n' >"$work/expected"
+	expect 0 writer -n "$seg" a whole message || return 1
+	starts_under "-n 3" "$READER" || return
+	limited "-n 3" 1 "$READER" -n "$seg" &&
+		said_either "shm_open $seg: Too many open files" "shm_open $seg: No file descriptors available" &&
+		unsaid "remove it" && silent && present &&
+		expect 0 reader -n "$seg" && printed "$work/expected" && absent
+}
+check "out of descriptors (ulimit -n 3) the reader says Too many open files, and the message stays whole" out_of_descriptors
+
+# With standard input closed the loader can start the reader under ulimit -n
+# 3 (it borrows descriptor 0), and the segment then gets 0 too: moving it
+# above 2 is what fails.  Without $RUN: a checker needs descriptors of its own.
+no_room_above_standard_streams() {
+	printf 'a whole message\n' >"$work/expected"
+	expect 0 writer -n "$seg" a whole message || return 1
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	sh -c 'exec 0<&-; ulimit -n 3; exec "$0" -n "$1"' "$READER" "$seg" >"$work/out" 2>"$work/err"
+	silent && said_either "fcntl $seg: Too many open files" "fcntl $seg: No file descriptors available" &&
+		unsaid "remove it" && present &&
+		expect 0 reader -n "$seg" && printed "$work/expected" && absent
+}
+check "with stdin closed under ulimit -n 3 the reader says Too many open files, not remove it, and keeps the message" no_room_above_standard_streams
+
+# 200000 KiB of address space: enough to start, not to map 1 GiB.
+out_of_address_space() {
+	printf 'hi\n' >"$work/expected"
+	expect 0 writer -n "$seg" -s 1G hi || return 1
+	starts_under "-v 200000" "$READER" || return
+	limited "-v 200000" 1 "$READER" -n "$seg" &&
+		said_either "mmap $seg: Cannot allocate memory" "mmap $seg: Out of memory" &&
+		unsaid "try again" && silent && present &&
+		expect 0 reader -n "$seg" && printed "$work/expected" && absent
+}
+check "out of address space (ulimit -v) the reader cannot map 1 GiB: exit 1, and the message stays" out_of_address_space
+
+summary
