@@ -252,7 +252,7 @@ part_user() {
 	# own under /tmp, and that copy as its TMPDIR too.
 	copy=$(mktemp -d /tmp/shm_demo_user.XXXXXX) && echo "$copy" >>build/temporary &&
 		mkdir -p "$copy/tests" && cp Makefile README.md ./*.c ./*.h "$copy" &&
-		cp writer.out reader.out "$copy" && cp tests/*.sh "$copy/tests" &&
+		cp writer.out reader.out "$copy" && cp tests/*.sh tests/*.c "$copy/tests" &&
 		chown -R nobody "$copy" || return
 	echo "# tests/check.sh user, as nobody"
 	(cd "$copy" && TMPDIR=$copy setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" \

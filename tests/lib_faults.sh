@@ -39,7 +39,7 @@ killed_by() {
 
 # payload_segment: segment $seg holding $work/payload, 1 MiB of random
 # bytes: more than a pipe holds, so a reader printing it into a pipe that
-# nobody drains stops half way, holding its claim.
+# nobody drains stops half way, holding the lock.
 payload_segment() {
 	head -c 1048576 /dev/urandom >"$work/payload" &&
 		expect 0 writer -n "$seg" -s 2M - <"$work/payload"
@@ -47,7 +47,7 @@ payload_segment() {
 
 # start_slow_reader: start a consuming reader of $seg in the background,
 # printing into the FIFO $work/pipe, and return once its first byte came
-# out: it has claimed the message and waits for the pipe to drain.  Its
+# out: it holds the lock and waits for the pipe to drain.  Its
 # process id is in $slow; the FIFO's reading end is descriptor 4.
 # shellcheck disable=SC2086 # RUN is a command line
 start_slow_reader() {
