@@ -275,6 +275,9 @@ static const char *advice(int error)
 		       "holds is lost";
 	case ENOENT: /* from shm_open with O_CREAT: the directory is missing */
 		return "check that /dev/shm is mounted";
+	case EACCES: /* no segment of ours has the name: perhaps none has */
+	case EPERM:
+		return "this name is not yours to create or remove; try another -n NAME";
 	case ENOSPC:
 		return "free space in /dev/shm, or send a shorter message";
 	case EFBIG: /* SIGXFSZ is ignored (catch_signals) */

@@ -319,13 +319,17 @@ check "a flock lasts while the segment is mapped after close(fd), and SIGKILL re
 # shellcheck disable=SC2086 # RUN is a command line
 read_as_nobody() {
 	other_user_setup || return
-	expect 0 writer -n "$seg" &&
+	printf 'mine\n' >"$work/expected"
+	expect 0 writer -n "$seg" mine &&
 		expect 1 as_nobody $RUN "$other/reader.out" -n "$seg" && said "Permission denied" &&
 		silent && present &&
 		expect 1 as_nobody $RUN "$other/reader.out" -k -n "$seg" && said "Permission denied" &&
-		silent && present && expect 0 reader -n "$seg"
+		silent && present &&
+		expect 1 as_nobody $RUN "$other/writer.out" -f -n "$seg" theirs &&
+		said "shm_unlink $seg: Permission denied (this name is not yours" && present &&
+		expect 0 reader -n "$seg" && printed "$work/expected"
 }
-check "another user can neither read nor look at (-k) a 0600 segment (run as nobody)" read_as_nobody
+check "another user can neither read, look at (-k) nor replace (-f) a 0600 segment (run as nobody)" read_as_nobody
 
 # shellcheck disable=SC2086 # RUN is a command line
 planted_as_nobody() {
