@@ -110,7 +110,7 @@ int main(int argc, char *argv[])
 	if (state != SHM_READY) {
 		named = locked && still_named(fd) == 1;
 		if (named && !keep && (state == SHM_FILLING || state == SHM_DELIVERED) &&
-		    shm_unlink(name) == -1) {
+		    shm_unlink(name) == -1 && errno != ENOENT) {
 			report("shm_unlink", name, errno);
 			return 1;
 		}
@@ -133,16 +133,16 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 
-	/* 7. Delivered: say so, then remove the name if it is still ours. */
+	/* 7. Delivered: say so, then remove the name if it is still ours.  From
+	 *    here on the message is out, whatever fails (a reader after us
+	 *    removes a delivered segment that we could not). */
 	if (!keep) {
 		atomic_store_explicit(&segment->state, SHM_DELIVERED, memory_order_relaxed);
-		if (still_named(fd) == 1 && shm_unlink(name) == -1 && errno != ENOENT) {
+		if (still_named(fd) == 1 && shm_unlink(name) == -1 && errno != ENOENT)
 			report("shm_unlink", name, errno);
-			return 1;
-		}
 	}
 
-	/* 8. Unmap and close, which releases the lock; the message is out. */
+	/* 8. Unmap and close, which releases the lock. */
 	if (munmap(segment, size) == -1 || close(fd) == -1)
 		report("munmap or close", name, errno);
 	return 0;

@@ -164,7 +164,7 @@ int main(int argc, char *argv[])
 	return finish(0);
 
 undo: /* After step 2: remove what we made, unless -f put a new one there. */
-	if (still_named(fd) != 0 && shm_unlink(name) == -1 && errno != ENOENT)
+	if (still_named(fd) == 1 && shm_unlink(name) == -1 && errno != ENOENT)
 		report("shm_unlink", name, errno);
 	return finish(1);
 }
