@@ -115,9 +115,6 @@ static const char *advice(int error);
 static inline const char *shared_advice(int error)
 {
 	switch (error) {
-	case EACCES:
-	case EPERM:
-		return "it may belong to another user; try another -n NAME";
 	case ELOOP:  /* a symbolic link */
 	case EISDIR: /* a directory, on musl */
 	case EINVAL: /* a directory, on glibc */

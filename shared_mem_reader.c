@@ -191,6 +191,9 @@ static const char *advice(int error)
 	switch (error) {
 	case ENOENT:
 		return "run writer.out first";
+	case EACCES: /* the name exists, and its mode does not let us in */
+	case EPERM:
+		return "it may belong to another user; try another -n NAME";
 	case EWOULDBLOCK: /* from flock: somebody holds the lock */
 		return "busy: a writer is still filling it, or a reader is printing it; wait and "
 		       "run reader.out again";
