@@ -10,6 +10,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <poll.h>
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -169,6 +171,20 @@ static inline int keep_off_standard_streams(int *fd)
 	(void)close(*fd); /* 'high' is open on the same segment: this cannot fail */
 	*fd = high;
 	return 0;
+}
+
+/*
+ * Standard input or output may come to us non-blocking (O_NONBLOCK belongs
+ * to the open file, which we share with whoever passed it on): read and write
+ * then fail with EAGAIN instead of waiting, and a message would be cut short.
+ * Wait for the stream ourselves.  Returns 0 when it is worth trying again,
+ * -1 with errno set (EINTR: a signal came).
+ */
+static inline int wait_for_stream(int fd, short events)
+{
+	struct pollfd stream = {.fd = fd, .events = events, .revents = 0};
+
+	return poll(&stream, 1, -1) == -1 ? -1 : 0;
 }
 
 /*

@@ -264,11 +264,15 @@ static void refuse(const char *name, unsigned state, int locked, int keep, int n
 	warnx("check %s: %s%s", name, what, outcome);
 }
 
-/* write() may take fewer bytes than asked: go on until every byte is out. */
+/* write() may take fewer bytes than asked: go on until every byte is out.
+ * A non-blocking output that is full is waited for, not given up on. */
 static int write_all(const char *data, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(STDOUT_FILENO, data, len);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    wait_for_stream(STDOUT_FILENO, POLLOUT) == 0)
+			continue;
 		if (n == -1)
 			return -1;
 		data += n;

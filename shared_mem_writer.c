@@ -272,7 +272,7 @@ static const char *advice(int error)
 	switch (error) {
 	case EEXIST:
 		return "run reader.out to consume it; writer.out -f replaces it, and what it "
-		       "holds is lost";
+		       "holds is lost; if it is not yours, use another -n NAME";
 	case ENOENT: /* from shm_open with O_CREAT: the directory is missing */
 		return "check that /dev/shm is mounted";
 	case EACCES: /* no segment of ours has the name: perhaps none has */
@@ -285,8 +285,6 @@ static const char *advice(int error)
 	case ENOMEM:
 		return "not enough address space for -s SIZE: raise ulimit -v, or use a smaller -s "
 		       "SIZE";
-	case EBADF:
-		return "check the input";
 	default:
 		return shared_advice(error);
 	}
@@ -301,8 +299,10 @@ static const char *advice(int error)
  * returns EINTR, so that we see the signal now.  A signal that was ignored
  * when we started stays ignored (a script's background jobs ignore SIGINT,
  * nohup SIGHUP).  A file-size limit would end us with SIGXFSZ: ignored, it
- * makes ftruncate and posix_fallocate fail with EFBIG instead.  Any other
- * death (SIGKILL, a crash) leaves a segment that the next reader removes. */
+ * makes ftruncate and posix_fallocate fail with EFBIG instead.  SIGPIPE is
+ * ignored too: an error message to a closed pipe must not end us before we
+ * have removed the segment.  Any other death (SIGKILL, a crash) leaves a
+ * segment that the next reader removes. */
 static void on_signal(int signal_number)
 {
 	interrupted = signal_number;
@@ -316,7 +316,7 @@ static int catch_signals(void)
 	memset(&action, 0, sizeof action);
 	sigemptyset(&action.sa_mask);
 	action.sa_handler = SIG_IGN;
-	if (sigaction(SIGXFSZ, &action, NULL) == -1)
+	if (sigaction(SIGXFSZ, &action, NULL) == -1 || sigaction(SIGPIPE, &action, NULL) == -1)
 		return -1;
 	action.sa_handler = on_signal;
 	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++) {
@@ -444,10 +444,14 @@ static int read_input(int fd, const char *name, char *message, size_t size, size
 			n = read(STDIN_FILENO, &next, 1);
 		if (n == 0)
 			return 0; /* the end of the input */
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    wait_for_stream(STDIN_FILENO, POLLIN) == 0)
+			continue; /* non-blocking input, and more has come */
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			report("read standard input for", name, errno);
+			warnx("read standard input for %s: %s (check the input)", name,
+			      strerror(errno));
 			return -1;
 		}
 		if (*len < reserved) {

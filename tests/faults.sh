@@ -314,6 +314,24 @@ lock_facts() {
 }
 check "a flock lasts while the segment is mapped after close(fd), and SIGKILL releases it" lock_facts
 
+# Standard input and output that a parent left non-blocking: a pipe that is
+# slow to fill or to drain makes read and write fail with EAGAIN, which must
+# not cut the message short.  tests/nonblock.c sets O_NONBLOCK, then runs the
+# program.
+# shellcheck disable=SC2086 # RUN is a command line; RT_LIB is empty or one word
+non_blocking_streams() {
+	need "${CC:-cc}" || return
+	"${CC:-cc}" -o "$work/nonblock" tests/nonblock.c || return 1
+	head -c 300000 /dev/urandom >"$work/payload"
+	{ sleep 1 && cat "$work/payload"; } | "$work/nonblock" $RUN "$WRITER" -n "$seg" -s 1M - \
+		>/dev/null 2>"$work/err" || { echo "the writer failed: $(cat "$work/err")" && return 1; }
+	"$work/nonblock" $RUN "$READER" -n "$seg" 2>"$work/err" </dev/null |
+		{ sleep 1 && cat >"$work/out"; }
+	[ ! -s "$work/err" ] || { echo "the reader said: $(cat "$work/err")" && return 1; }
+	printed "$work/payload" && absent
+}
+check "non-blocking standard input and output (O_NONBLOCK) still carry every byte, once" non_blocking_streams
+
 # --- Another user ------------------------------------------------------------
 
 # shellcheck disable=SC2086 # RUN is a command line

@@ -185,6 +185,21 @@ file_size_limit() {
 }
 check "under ulimit -f 0 the writer fails with File too large, exit 1, not SIGXFSZ, and leaves nothing" file_size_limit
 
+# A closed pipe on standard error (| true that ended before the error came)
+# must not end a failing writer by SIGPIPE before it removes its segment.
+stderr_pipe_closed() {
+	bytes 100 >"$work/long" # too long for a 64-byte segment
+	{
+		sleep 1
+		writer -n "$seg" -s 64 - <"$work/long"
+		echo $? >"$work/status"
+	} 2>&1 | true
+	[ "$(cat "$work/status")" -eq 1 ] && absent && return 0
+	echo "exit status $(cat "$work/status"), not 1 (141: killed by SIGPIPE)"
+	return 1
+}
+check "a failing writer whose error goes to a closed pipe still exits 1 and leaves nothing" stderr_pipe_closed
+
 # --- The signals of a terminal -----------------------------------------------
 
 writer_quit() {

@@ -250,6 +250,7 @@ check "a name of NAME_MAX (255) characters after the / is accepted" longest_name
 already_there() {
 	expect 0 writer -n "$seg" first && expect 1 writer -n "$seg" second &&
 		said "shm_open $seg: File exists" && said "writer.out -f" &&
+		said "if it is not yours, use another -n NAME" &&
 		expect 0 reader -n "$seg" && printf 'first\n' >"$work/expected" &&
 		printed "$work/expected"
 }
