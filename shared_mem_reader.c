@@ -246,20 +246,26 @@ static void refuse(const char *name, unsigned state, int locked, int keep, int n
 {
 	const char *what, *outcome = "";
 
-	if (state != SHM_FILLING && state != SHM_DELIVERED)
-		what = "damaged: its state word holds no state a writer or reader stores (replace "
-		       "it with writer.out -f)";
-	else if (!locked)
-		what = "not ready (a writer may still be filling it: wait and run reader.out "
-		       "again; if no writer is running, writer.out -f replaces it)";
-	else if (state == SHM_FILLING)
+	if (state != SHM_FILLING && state != SHM_DELIVERED) {
+		warnx("check %s: damaged: its state word holds no state a writer or reader stores "
+		      "(replace it with writer.out -f)",
+		      name);
+		return;
+	}
+	if (!locked) {
+		warnx("check %s: not ready (a writer may still be filling it: wait and run "
+		      "reader.out again; if no writer is running, writer.out -f replaces it)",
+		      name);
+		return;
+	}
+	if (state == SHM_FILLING)
 		what = named ? "abandoned by its writer, which stopped before the message was "
 		               "complete (killed, or crashed)"
 		             : "abandoned by its writer, and already removed";
 	else
 		what = named ? "already delivered by a reader that stopped before removing it"
 		             : "already delivered by another reader";
-	if (locked && named && (state == SHM_FILLING || state == SHM_DELIVERED))
+	if (named)
 		outcome = keep ? "; reader.out without -k removes it" : "; removed it";
 	warnx("check %s: %s%s", name, what, outcome);
 }
