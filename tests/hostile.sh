@@ -56,11 +56,7 @@ limited() {
 		(ulimit $limit && export ASAN_OPTIONS="$leaks" && exec "$@") 2>&1 >"$work/out"
 		echo $? >"$work/status"
 	} | cat >"$work/err"
-	got=$(cat "$work/status")
-	[ "$got" -eq "$want" ] && return 0
-	echo "expected exit status $want, got $got from: ulimit $limit; $*"
-	sed 's/^/stderr: /' "$work/err"
-	return 1
+	status_is "$want" "$(cat "$work/status")" "ulimit $limit; $*"
 }
 
 # not_sanitized PROGRAM LIMIT: skip the case, visibly and also under CI, for
@@ -167,11 +163,7 @@ in_readonly_shm() {
 # silent and printed.
 ran() {
 	cp "$work/out$1" "$work/out" && cp "$work/err$1" "$work/err" || return 1
-	got=$(cat "$work/status$1")
-	[ "$got" -eq "$2" ] && return 0
-	echo "command $1 in the namespace: exit status $got, not $2"
-	sed 's/^/stderr: /' "$work/err"
-	return 1
+	status_is "$2" "$(cat "$work/status$1")" "command $1 in the namespace"
 }
 
 # --- A file-size limit (ulimit -f) -------------------------------------------

@@ -113,9 +113,14 @@ expect() {
 	want=$1
 	shift
 	"$@" >"$work/out" 2>"$work/err"
-	got=$?
-	[ "$got" -eq "$want" ] && return 0
-	echo "expected exit status $want, got $got from: $*"
+	status_is "$want" $? "$*"
+}
+
+# status_is WANT GOT WHAT: fail unless GOT, the exit status of WHAT, is WANT;
+# say so, with its standard error (in $work/err).
+status_is() {
+	[ "$2" -eq "$1" ] && return 0
+	echo "expected exit status $1, got $2 from: $3"
 	sed 's/^/stderr: /' "$work/err"
 	return 1
 }
