@@ -8,6 +8,7 @@
 #define SHM_DEMO_COMMON_H
 
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,14 +29,18 @@
 #define SHM_DEFAULT_MESSAGE "Hello from the writer, through POSIX shared memory!"
 
 /*
- * The three states of a segment, in its 'state' word.  A new segment is all
- * zero bytes, so it starts as SHM_FILLING.  The writer stores SHM_READY when,
- * and only when, the message is complete; the reader that printed it stores
- * SHM_DELIVERED.  Each is changed only by the holder of the segment's lock.
+ * The three states of a segment, in its 'state' word.  The writer's first
+ * header says SHM_FILLING; it stores SHM_READY when, and only when, the
+ * message is complete; the reader that printed it stores SHM_DELIVERED.
+ * Each is changed only by the holder of the segment's lock.
  */
 #define SHM_FILLING   0u          /* a writer is at work on it, or died at work */
 #define SHM_READY     0x52454459u /* "REDY" in ASCII: unlikely to be there by chance */
 #define SHM_DELIVERED 0x444F4E45u /* "DONE": printed; the name is about to go */
+
+/* The mark that writer.out puts in every segment it makes, from the moment
+ * the segment has a size: a reader removes nothing without it. */
+#define SHM_MARK 0x44454D4Fu /* "DEMO" */
 
 /*
  * The layout of a segment: a 16-byte header, then the message bytes, which
@@ -45,7 +51,7 @@
  */
 struct segment {
 	atomic_uint state;    /* SHM_FILLING, SHM_READY or SHM_DELIVERED (32 bits) */
-	uint32_t unused;      /* padding made visible: message_len starts at byte 8 */
+	uint32_t mark;        /* SHM_MARK: made by writer.out; message_len starts at byte 8 */
 	uint64_t message_len; /* how many bytes of message[] are in use */
 	char message[];       /* the message itself; not a C string, may hold NULs */
 };
@@ -62,18 +68,6 @@ _Static_assert(sizeof(atomic_uint) == 4 && SHM_HEADER_SIZE == 16,
  */
 #if ATOMIC_INT_LOCK_FREE != 2
 #error "atomic_uint is not lock-free here, so it cannot be shared between processes"
-#endif
-
-/*
- * On Linux a segment's name is a file in /dev/shm, where anyone may plant a
- * FIFO, whose open would wait forever for a second party.  With O_NONBLOCK
- * that open returns at once; for a real segment it changes nothing.  POSIX
- * does not list the flag for shm_open, so only Linux gets it.
- */
-#ifdef __linux__
-#define NEVER_WAIT O_NONBLOCK
-#else
-#define NEVER_WAIT 0
 #endif
 
 /*
@@ -95,24 +89,78 @@ static inline const char *segment_name_problem(const char *name)
 	return NULL;
 }
 
-/* Say what getopt found wrong, in our words rather than its own (the option
- * string starts with ':' and opterr is 0): ':' for an option that lacks its
- * argument, '?' for one that does not exist; optopt names the option. */
-static inline void bad_option(int opt)
+/* How many bytes the UTF-8 character at 'in' takes: 2 to 4 for a lead byte
+ * followed by all its continuation bytes (10xxxxxx), 1 for anything else. */
+static inline size_t utf8_length(const unsigned char *in)
 {
-	if (opt == ':')
-		warnx("option -%c needs an argument", optopt);
-	else
-		warnx("unknown option -%c", optopt);
+	size_t len = *in > 0xf4 ? 1 : *in >= 0xf0 ? 4 : *in >= 0xe0 ? 3 : *in >= 0xc2 ? 2 : 1;
+
+	for (size_t i = 1; i < len; i++)
+		if ((in[i] & 0xc0) != 0x80)
+			return 1;
+	return len;
 }
 
 /*
- * What to do about a failed call, decided by the error alone, so that each
- * hint appears only where the error means it.  advice() is each program's
- * own: it knows what an error means there.  The hints every program shares
- * are here.  NULL: the system's reason says it all.
+ * Text that came from the user (a name, an argument), made safe to show in
+ * a message.  A terminal takes control characters as commands: an escape
+ * sequence can recolour it, a newline can forge a second message.  So each
+ * is shown as a backslash and three octal digits (ESC as \033, a newline as
+ * \012), and a backslash itself as \\, so that the form is unambiguous.
+ * They are C0 (below 0x20), DEL (0x7f) and C1: 0x80 to 0x9f as single bytes,
+ * or as UTF-8 (0xc2 0x80 to 0xc2 0x9f).  Every other byte is shown as it is,
+ * so UTF-8 names read normally.  The result lives in a static buffer until
+ * the next call; what does not fit (only an argument can be that long: a
+ * name is at most NAME_MAX bytes) is cut and ends in "...".
  */
-static const char *advice(int error);
+static inline const char *shown(const char *text)
+{
+	static char safe[(NAME_MAX + 1) * (sizeof "\\000" - 1) + sizeof "..."]; /* 4 per byte */
+	const unsigned char *in = (const unsigned char *)text;
+	size_t out = 0, len;
+
+	for (; *in != '\0'; in += len) {
+		len = utf8_length(in);
+		if (out + 4 * len > sizeof safe - sizeof "...") {
+			memcpy(safe + out, "...", sizeof "...");
+			return safe;
+		}
+		int control = len == 1 ? *in < 0x20 || *in == 0x7f || (*in >= 0x80 && *in <= 0x9f)
+		                       : len == 2 && *in == 0xc2 && in[1] <= 0x9f;
+		for (size_t i = 0; i < len; i++) {
+			if (control)
+				out += (size_t)snprintf(safe + out, 5, "\\%03o", in[i]);
+			else if (in[i] == '\\')
+				out += (size_t)snprintf(safe + out, 3, "\\\\");
+			else
+				safe[out++] = (char)in[i];
+		}
+	}
+	safe[out] = '\0';
+	return safe;
+}
+
+/* Say what getopt found wrong, in our words rather than its own (the option
+ * string starts with ':' and opterr is 0): ':' for an option that lacks its
+ * argument, '?' for one that does not exist; optopt names the option, and may
+ * be any byte the user typed. */
+static inline void bad_option(int opt)
+{
+	const char option[] = {(char)optopt, '\0'};
+
+	if (opt == ':')
+		warnx("option -%s needs an argument", shown(option));
+	else
+		warnx("unknown option -%s", shown(option));
+}
+
+/*
+ * What to do about a failed call: a hint that appears only where the error
+ * means it.  advice() is each program's own: it knows what an error means
+ * at each step there, and may look at a limit too.  The hints every program
+ * shares are here.  NULL: the system's reason says it all.
+ */
+static const char *advice(const char *step, int error);
 
 static inline const char *shared_advice(int error)
 {
@@ -133,19 +181,28 @@ static inline const char *shared_advice(int error)
 	}
 }
 
+/* Whether ulimit -v limits our address space: only then is raising it a
+ * remedy for ENOMEM from mmap. */
+static inline int address_space_limited(void)
+{
+	struct rlimit limit;
+
+	return getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY;
+}
+
 /* Say which step failed on which segment, the system's reason, and what to
  * do.  EINTR says nothing: a signal asked the program to stop, and it ends by
  * that signal, which says it all. */
 static inline void report(const char *step, const char *name, int error)
 {
-	const char *hint = advice(error);
+	const char *hint = advice(step, error);
 
 	if (error == EINTR)
 		return;
 	if (hint == NULL)
-		warnx("%s %s: %s", step, name, strerror(error));
+		warnx("%s %s: %s", step, shown(name), strerror(error));
 	else
-		warnx("%s %s: %s (%s)", step, name, strerror(error), hint);
+		warnx("%s %s: %s (%s)", step, shown(name), strerror(error), hint);
 }
 
 /*
@@ -204,27 +261,43 @@ static inline int lock_segment(int fd, int operation)
 }
 
 /*
- * Whether our segment, open on fd, still has its name.  shm_unlink acts on
- * a name, and writer.out -f may have removed ours and given the name to a new
- * segment, whose message must survive us.  On Linux a segment is a file whose
- * link count fstat reports, and it drops to 0 when the name is removed; so we
- * can ask without opening the name again (which could fail for want of a
- * descriptor).  Elsewhere fstat may leave st_nlink out (macOS fills only the
- * size, mode and owner), so the check is empty there.  Returns 1 or 0, or -1
- * with errno set if fstat failed.
+ * Whether the name still refers to our segment, open on fd: the same device
+ * and inode.  Names are shared: the owner may have removed ours or moved the
+ * file in /dev/shm (mv, or ln and rm), or writer.out -f may have put a new
+ * segment there, whose message must survive us.  On Linux the segment is the
+ * file /dev/shm/NAME (glibc and musl keep it there), and lstat asks without a
+ * descriptor, so the answer comes even when we have none left.  Elsewhere we
+ * open the name again (macOS fills in no inode, and the check is empty).
+ * POSIX has no "remove this name only if it is this object", so a window
+ * stays between this check and the shm_unlink that follows it.  Returns 1 or
+ * 0, or -1 with errno set.
  */
-static inline int still_named(int fd)
+static inline int same_object(const char *name, int fd)
 {
-#ifdef __linux__
-	struct stat now;
+	struct stat ours, named;
 
-	if (fstat(fd, &now) == -1)
+	if (fstat(fd, &ours) == -1)
 		return -1;
-	return now.st_nlink > 0;
+#ifdef __linux__
+	char path[sizeof "/dev/shm" + NAME_MAX + 1];
+
+	(void)snprintf(path, sizeof path, "/dev/shm%s", name);
+	if (lstat(path, &named) == -1)
+		return errno == ENOENT ? 0 : -1;
 #else
-	(void)fd;
-	return 1;
+	int other = shm_open(name, O_RDONLY, 0), error = 0;
+
+	if (other == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(other, &named) == -1)
+		error = errno;
+	(void)close(other);
+	if (error != 0) {
+		errno = error;
+		return -1;
+	}
 #endif
+	return ours.st_dev == named.st_dev && ours.st_ino == named.st_ino;
 }
 
 #endif

@@ -12,9 +12,10 @@
  *   -n NAME     segment name, "/" and a name (default /shm_demo)
  *   -s SIZE     segment size in bytes, K, M or G allowed (default 4096)
  *   -h          print this help
- * Exit status: 0 written, 1 failed (and what it created removed), 2 bad usage.
- * Stopped by SIGINT (Ctrl-C), SIGQUIT (Ctrl-\), SIGHUP or SIGTERM before the
- * message is published, it removes its segment and ends by that signal.
+ * Exit status: 0 published at its name, 1 failed (and what it created
+ * removed), 2 bad usage.  Stopped by SIGINT (Ctrl-C), SIGQUIT (Ctrl-\),
+ * SIGHUP or SIGTERM before the message is published, it removes its segment
+ * and ends by that signal.
  *
  * It teaches: shm_open, ftruncate, posix_fallocate, mmap, munmap, how to
  * publish data so that another process never sees it half written, a lock
@@ -22,7 +23,8 @@
  * main() is the lesson; the helpers after it handle the command line, the
  * signals and the loops.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _POSIX_C_SOURCE   200809L
+#define _FILE_OFFSET_BITS 64 /* a 64-bit off_t on 32-bit builds too */
 
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -43,6 +45,10 @@
 
 #include "common.h"
 
+/* How many times the writer creates its segment again when a reader took the
+ * empty one for a dead writer's and removed it (step 3). */
+#define ATTEMPTS 3
+
 /* What the command line asks for. */
 struct options {
 	const char *name; /* the segment's name */
@@ -61,8 +67,8 @@ static void parse_options(int argc, char *argv[], struct options *options);
 static int parse_size(const char *text, size_t *size);
 static int catch_signals(void);
 static int finish(int status);
-static int owner_only(int fd);
 static int wait_for_lock(int fd);
+static int write_header(int fd);
 static size_t join_words(char *dest, int count, char *words[]);
 static int reserve(int fd, size_t offset, size_t len);
 static int read_input(int fd, const char *name, char *message, size_t size, size_t *len);
@@ -73,7 +79,7 @@ int main(int argc, char *argv[])
 {
 	struct options options;
 	struct segment *segment;
-	int fd, error;
+	int fd, error, ours;
 
 	/* The options; a message of words that cannot fit is refused here. */
 	parse_options(argc, argv, &options);
@@ -89,32 +95,61 @@ int main(int argc, char *argv[])
 	}
 
 	/* 2. Create the segment: O_EXCL fails if the name is taken, so we never
-	 *    reuse what someone else made; mode 0600 keeps it ours alone, whatever
-	 *    the umask (owner_only).  -f first removes whatever has the name. */
+	 *    reuse what someone else made.  Mode 0600 keeps it ours alone; the
+	 *    umask would take bits from it (0377 leaves 0400, which its owner's
+	 *    reader cannot open to mark it delivered), so ours takes none.  -f
+	 *    first removes whatever has the name. */
 	if (options.replace && shm_unlink(name) == -1 && errno != ENOENT) {
 		report("shm_unlink", name, errno);
 		return finish(1);
 	}
-	fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | NEVER_WAIT, S_IRUSR | S_IWUSR);
-	if (fd == -1) {
-		report("shm_open", name, errno);
-		return finish(1);
+	(void)umask(S_IRWXG | S_IRWXO); /* cannot fail; we create nothing else */
+	for (int attempt = 1;; attempt++) {
+		fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, S_IRUSR | S_IWUSR);
+		if (fd == -1) {
+			report("shm_open", name, errno);
+			return finish(1);
+		}
+		if (keep_off_standard_streams(&fd) == -1) {
+			report("fcntl", name, errno);
+			goto undo;
+		}
+
+		/* 3. Lock it while it is empty, until the message is published.  The
+		 *    kernel drops the lock when we end, however we end, so a reader
+		 *    that gets it and finds no message knows we are gone.  We wait
+		 *    only while a reader that came too early looks (wait_for_lock).
+		 *    That reader may have taken the empty segment for a dead writer's
+		 *    and removed it: then the name no longer leads to ours, and we
+		 *    start again, a few times. */
+		if (wait_for_lock(fd) == -1) {
+			report("flock", name, errno);
+			goto undo;
+		}
+		if ((ours = same_object(name, fd)) == 1)
+			break;
+		if (ours == -1) {
+			report("lstat", name, errno);
+			goto undo;
+		}
+		(void)close(fd); /* an object without a name: it goes with its descriptor */
+		if (attempt == ATTEMPTS) {
+			warnx("check %s: a reader removed it before it was locked, %d times; run "
+			      "writer.out again",
+			      shown(name), ATTEMPTS);
+			return finish(1);
+		}
 	}
-	if (keep_off_standard_streams(&fd) == -1 || owner_only(fd) == -1) {
-		report("fcntl or fchmod", name, errno);
+
+	/* 4. Mark it as writer.out's: one pwrite gives it its first 16 bytes, a
+	 *    header that says "filling" and carries the mark, so that no instant
+	 *    shows a reader a header it cannot tell from someone else's. */
+	if (write_header(fd) == -1) {
+		report("pwrite", name, errno);
 		goto undo;
 	}
 
-	/* 3. Lock it before it has any size, until the message is published.  The
-	 *    kernel drops the lock when we end, however we end, so a reader that
-	 *    gets it and finds no message knows we are gone.  We wait only while
-	 *    a reader that came too early looks (wait_for_lock). */
-	if (wait_for_lock(fd) == -1) {
-		report("flock", name, errno);
-		goto undo;
-	}
-
-	/* 4. Reserve memory for the header and the words, so that a full /dev/shm
+	/* 5. Reserve memory for the header and the words, so that a full /dev/shm
 	 *    is an error here, not a SIGBUS (bus error) when a page is first
 	 *    touched.  Only what we write: a large -s costs nothing unused. */
 	error = reserve(fd, 0, SHM_HEADER_SIZE + message_len);
@@ -123,33 +158,28 @@ int main(int argc, char *argv[])
 		goto undo;
 	}
 
-	/* 5. Give it its full size: the rest takes no memory until it is used. */
+	/* 6. Give it its full size: the rest takes no memory until it is used. */
 	if (ftruncate(fd, (off_t)size) == -1) {
 		report("ftruncate", name, errno);
 		goto undo;
 	}
 
-	/* 6. Map it; MAP_SHARED makes our stores reach every process that maps it. */
+	/* 7. Map it; MAP_SHARED makes our stores reach every process that maps it. */
 	segment = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (segment == MAP_FAILED) {
 		report("mmap", name, errno);
 		goto undo;
 	}
 
-	/* 7. Copy the message in, then its length.  Standard input is reserved
-	 *    piece by piece as it comes. */
+	/* 8. Copy the message in, then its length (and the mark, which step 4
+	 *    wrote already where pwrite works on shared memory).  Standard input
+	 *    is reserved piece by piece as it comes. */
 	if (!options.from_stdin)
 		join_words(segment->message, options.word_count, options.words);
 	else if (read_input(fd, name, segment->message, size, &message_len) == -1)
 		goto undo;
 	segment->message_len = message_len;
-
-	/* 8. writer.out -f may have put a new segment at the name meanwhile:
-	 *    then nobody can ever read ours. */
-	if (still_named(fd) == 0) {
-		warnx("check %s: writer.out -f replaced it meanwhile; this message is lost", name);
-		return finish(1);
-	}
+	segment->mark = SHM_MARK;
 
 	/* 9. Publish, unless a signal asked us to stop: the release store makes
 	 *    every write above visible to a reader before it can see SHM_READY.
@@ -158,13 +188,27 @@ int main(int argc, char *argv[])
 		goto undo;
 	atomic_store_explicit(&segment->state, SHM_READY, memory_order_release);
 
-	/* 10. Unmap and close, which releases the lock; the message stays. */
+	/* 10. Is it still at its name?  writer.out -f may have removed it since
+	 *     step 3 and put a new segment there: then nobody can ever read ours.
+	 *     Asked after publishing, so that exit 0 means that the message was
+	 *     at its name when it was published. */
+	if ((ours = same_object(name, fd)) != 1) {
+		if (ours == -1)
+			report("lstat", name, errno);
+		else
+			warnx("check %s: the name leads to another segment or none now (writer.out "
+			      "-f?); this message is lost",
+			      shown(name));
+		return finish(1);
+	}
+
+	/* 11. Unmap and close, which releases the lock; the message stays. */
 	if (munmap(segment, size) == -1 || close(fd) == -1)
 		report("munmap or close", name, errno);
 	return finish(0);
 
-undo: /* After step 2: remove what we made, unless -f put a new one there. */
-	if (still_named(fd) == 1 && shm_unlink(name) == -1 && errno != ENOENT)
+undo: /* After step 2: remove what we made, if the name still leads to it. */
+	if (same_object(name, fd) == 1 && shm_unlink(name) == -1 && errno != ENOENT)
 		report("shm_unlink", name, errno);
 	return finish(1);
 }
@@ -221,7 +265,7 @@ static void parse_options(int argc, char *argv[], struct options *options)
 	if (options->message_len > options->size - SHM_HEADER_SIZE) {
 		warnx("check %s: a message of %zu bytes does not fit in a %zu-byte segment, "
 		      "which holds %zu (use -s to make the segment larger)",
-		      options->name, options->message_len, options->size,
+		      shown(options->name), options->message_len, options->size,
 		      options->size - SHM_HEADER_SIZE);
 		exit(1);
 	}
@@ -266,8 +310,9 @@ not_a_size:
 	return -1;
 }
 
-/* What to do about a failed call of the writer (see report in common.h). */
-static const char *advice(int error)
+/* What to do about a failed call of the writer at 'step' (see report in
+ * common.h). */
+static const char *advice(const char *step, int error)
 {
 	switch (error) {
 	case EEXIST:
@@ -278,13 +323,17 @@ static const char *advice(int error)
 	case EACCES: /* no segment of ours has the name: perhaps none has */
 	case EPERM:
 		return "this name is not yours to create or remove; try another -n NAME";
-	case ENOSPC:
+	case ENOSPC: /* from shm_open, /dev/shm has no inode left: no file at all */
+		if (strcmp(step, "shm_open") == 0)
+			return "/dev/shm can hold no more files: remove some";
 		return "free space in /dev/shm, or send a shorter message";
 	case EFBIG: /* SIGXFSZ is ignored (catch_signals) */
 		return "the file-size limit is too low: raise it with ulimit -f";
 	case ENOMEM:
-		return "not enough address space for -s SIZE: raise ulimit -v, or use a smaller -s "
-		       "SIZE";
+		if (address_space_limited())
+			return "not enough address space for -s SIZE: raise ulimit -v, or use a "
+			       "smaller -s SIZE";
+		return "-s SIZE is more than this system can map: use a smaller -s SIZE";
 	default:
 		return shared_advice(error);
 	}
@@ -320,15 +369,12 @@ static int catch_signals(void)
 		return -1;
 	action.sa_handler = on_signal;
 	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++) {
-		if (sigaction(stop_signals[i], &action, &before) == -1)
+		/* Ask first: a handler installed only to be taken back would let an
+		 * ignored signal that came in between overwrite one that was not. */
+		if (sigaction(stop_signals[i], NULL, &before) == -1)
 			return -1;
-		if (before.sa_handler != SIG_IGN)
-			continue;
-		if (sigaction(stop_signals[i], &before, NULL) == -1)
+		if (before.sa_handler != SIG_IGN && sigaction(stop_signals[i], &action, NULL) == -1)
 			return -1;
-		/* One that came in between was meant to be ignored. */
-		if (interrupted == stop_signals[i])
-			interrupted = 0;
 	}
 	return 0;
 }
@@ -353,17 +399,6 @@ static int finish(int status)
 	return status; /* not reached: the default action of these signals ends the process */
 }
 
-/* Step 2: shm_open's mode is cut by the umask, and a umask of 0377 would
- * leave the owner a segment it cannot write, or with 0777 not even read.
- * Set 0600 itself.  Where a system cannot change the mode of shared memory
- * (EINVAL, ENOTSUP), the mode given to shm_open stays. */
-static int owner_only(int fd)
-{
-	if (fchmod(fd, S_IRUSR | S_IWUSR) == -1 && errno != EINVAL && errno != ENOTSUP)
-		return -1;
-	return 0;
-}
-
 /* Step 3: wait for the lock.  A signal that asks us to stop interrupts the
  * wait (EINTR): give up then.  One that comes just before the wait begins is
  * seen only when the wait ends, or at the next signal: a second Ctrl-C always
@@ -376,6 +411,29 @@ static int wait_for_lock(int fd)
 		locked = lock_segment(fd, LOCK_EX);
 	while (locked == -1 && errno == EINTR && !interrupted);
 	return locked == -1 ? -1 : 0;
+}
+
+/* Step 4: the header of a segment being filled, with the mark, in one
+ * pwrite: from the instant the segment has a size, it says whose it is.
+ * POSIX does not promise that write works on shared memory; on Linux a
+ * segment is a tmpfs file, where it does.  Elsewhere the mark comes with the
+ * message (step 8), and a writer killed before that leaves an unmarked
+ * segment, which a reader keeps: that one takes writer.out -f. */
+static int write_header(int fd)
+{
+#ifdef __linux__
+	const struct segment header = {.state = SHM_FILLING, .mark = SHM_MARK, .message_len = 0};
+	ssize_t written = pwrite(fd, &header, SHM_HEADER_SIZE, 0);
+
+	if (written == (ssize_t)SHM_HEADER_SIZE)
+		return 0;
+	if (written >= 0)
+		errno = EIO; /* a part of it only: not seen on a tmpfs, but not ours to hide */
+	return -1;
+#else
+	(void)fd;
+	return 0;
+#endif
 }
 
 /* Join the words with single spaces and a final newline, as echo does.
@@ -420,7 +478,7 @@ static int reserve(int fd, size_t offset, size_t len)
 	return error;
 }
 
-/* Step 7 with "-": read standard input to its end straight into the
+/* Step 8 with "-": read standard input to its end straight into the
  * segment's message, reserving each piece before read() writes into it (a
  * page that cannot be had would make read fail with EFAULT).  When the
  * reserved part is full, one byte is read aside first: more is reserved

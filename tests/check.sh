@@ -166,7 +166,7 @@ part_static() {
 	fi
 	if have clang-format; then
 		step "the C code is laid out as .clang-format says" clang-format --dry-run --Werror \
-			shared_mem_writer.c shared_mem_reader.c common.h tests/lock_holder.c
+			shared_mem_writer.c shared_mem_reader.c common.h tests/lock_holder.c tests/sigaction_shim.c
 	fi
 }
 

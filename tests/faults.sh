@@ -16,7 +16,7 @@ larger_than_shm() {
 		$RUN "$WRITER" -n "$seg" -s 8M 2>"$work/err" &&
 			$RUN "$READER" -n "$seg" >"$work/out" 2>>"$work/err"
 	EOF
-	in_small_shm || return
+	in_small_shm size=1M || return
 	exited 0 && printed "$work/expected" && nothing_left
 }
 check "an 8M segment on a 1 MiB /dev/shm works: only what the message uses is reserved" larger_than_shm
@@ -27,7 +27,7 @@ full_shm_payload() {
 		# shellcheck disable=SC2086
 		$RUN "$WRITER" -n "$seg" -s 8M - <"$work/payload" >"$work/out" 2>"$work/err"
 	EOF
-	in_small_shm || return
+	in_small_shm size=1M || return
 	exited 1 && said "posix_fallocate $seg: No space left on device" && nothing_left
 }
 check "writing 2 MiB into an 8M segment on a 1 MiB /dev/shm is an error, not a bus error" full_shm_payload
@@ -41,22 +41,19 @@ full_shm_words() {
 		# shellcheck disable=SC2046 # the words are split on purpose
 		$RUN "$WRITER" -n "$seg" -s 2M $(cat "$work/words") >"$work/out" 2>"$work/err"
 	EOF
-	in_small_shm || return
+	in_small_shm size=1M || return
 	exited 1 && said "posix_fallocate $seg: No space left on device" && nothing_left
 }
 check "a 1.2 MB message of words for a 1 MiB /dev/shm is an error, not a bus error" full_shm_words
 
 # refused_reservation ERROR ARGS...: run the writer with every
 # posix_fallocate made to fail with ERROR (strace injects it into the
-# fallocate system call).  LeakSanitizer cannot work under strace: an ASan
-# build checks for leaks in the other cases.
+# fallocate system call).
 # shellcheck disable=SC2086 # RUN is a command line
 refused_reservation() {
 	error=$1
 	shift
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		strace -f -qq -o /dev/null -e trace=fallocate -e inject=fallocate:error="$error" \
-		$RUN "$WRITER" "$@"
+	traced -f -o /dev/null -e trace=fallocate -e inject=fallocate:error="$error" $RUN "$WRITER" "$@"
 }
 
 cannot_reserve() {
@@ -85,7 +82,7 @@ fits_in_small_shm() {
 		$RUN "$WRITER" -n "$seg" -s 512K - <"$work/payload" 2>"$work/err" &&
 			$RUN "$READER" -n "$seg" >"$work/out" 2>>"$work/err"
 	EOF
-	in_small_shm || return
+	in_small_shm size=1M || return
 	exited 0 && printed "$work/payload" && nothing_left
 }
 check "a payload that fits still round-trips on a 1 MiB /dev/shm" fits_in_small_shm
@@ -101,7 +98,7 @@ default_name() {
 			$RUN "$READER" >"$work/out" 2>>"$work/err" && cmp "$work/expected" "$work/out" &&
 			make -s run >"$work/out" 2>>"$work/err"
 	EOF
-	in_small_shm || return
+	in_small_shm size=1M || return
 	exited 0 && printed "$work/expected" && nothing_left
 }
 check "without -n both programs use /shm_demo, and make run prints the default message" default_name
@@ -199,10 +196,8 @@ reader_catches_nothing() {
 	need strace || return
 	[ -z "$RUN" ] || { skip "strace must see the reader itself, not $RUN"; return; }
 	printf 'hello\n' >"$work/expected"
-	# LeakSanitizer cannot work under strace: the other cases check for leaks.
 	expect 0 writer -n "$seg" hello &&
-		expect 0 env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-			strace -f -o "$work/trace" -e trace=rt_sigaction,sigaction,signal "$READER" -n "$seg" &&
+		expect 0 traced -f -o "$work/trace" -e trace=rt_sigaction,sigaction,signal "$READER" -n "$seg" &&
 		printed "$work/expected" || return 1
 	if grep -E 'SIG(INT|TERM|HUP|PIPE)' "$work/trace"; then
 		echo "the reader installs a handler for a signal above" && return 1
@@ -210,6 +205,24 @@ reader_catches_nothing() {
 	absent
 }
 check "the reader installs no handler for SIGINT, SIGTERM, SIGHUP or SIGPIPE (strace)" reader_catches_nothing
+
+# A SIGINT that comes after the writer has caught it, then a SIGHUP that was
+# ignored when it started (nohup) and comes while the writer looks at it:
+# the SIGINT must not be forgotten (tests/sigaction_shim.c sends both).
+signals_asked_first() {
+	need "${CC:-cc}" || return
+	[ -z "$RUN" ] || { skip "LD_PRELOAD must reach the writer itself, not $RUN"; return; }
+	if grep -q -a __asan_init "$WRITER" || ! grep -q -a -e /ld-linux -e /ld-musl "$WRITER"; then
+		skip "LD_PRELOAD cannot come first in an ASan build, nor act on a static one"
+		return
+	fi
+	"${CC:-cc}" -shared -fPIC -o "$work/shim.so" tests/sigaction_shim.c -ldl || return 1
+	env --ignore-signal=HUP --default-signal=INT LD_PRELOAD="$work/shim.so" \
+		"$WRITER" -n "$seg" hello 2>"$work/err"
+	status=$?
+	killed_by INT "$status" && absent
+}
+check "a SIGINT is not lost to a SIGHUP ignored since the start (nohup) that comes while the writer looks" signals_asked_first
 
 # --- The writer killed half way ----------------------------------------------
 
@@ -228,31 +241,245 @@ killed_writer() {
 }
 check "a writer killed (SIGKILL) mid-write: the next reader calls it abandoned and removes it; no -f needed" killed_writer
 
-# locked_by_someone: true once the segment's file has a lock in /proc/locks.
-locked_by_someone() {
-	inode=$(stat -c %i "$(seg_file)" 2>/dev/null) || return 1
-	grep -q ":$inode " /proc/locks
+# reference_trace ARGS...: trace the writer with ARGS on $seg into
+# $work/trace, then let a reader consume what it wrote.
+reference_trace() {
+	traced -o "$work/trace" "$WRITER" -n "$seg" "$@" >/dev/null &&
+		reader -n "$seg" >/dev/null && [ -s "$work/trace" ]
 }
 
+# A writer killed by SIGKILL at any of its system calls, from the shm_open
+# on (the list comes from an strace of the writer itself): the next reader
+# prints the message, or removes what is left, and the next writer needs no
+# -f.  The killed writer runs under umask 0777, which must not leave its
+# owner a segment it cannot open.
+killed_at_every_call() {
+	need strace || return
+	counted || return
+	reference_trace hi && calls_from_open "$work/trace" >"$work/calls" || return 1
+	[ "$(wc -l <"$work/calls")" -ge 8 ] || { echo "too few calls:" && cat "$work/trace" && return 1; }
+	printf 'again\n' >"$work/expected"
+	while read -r call n; do
+		(umask 0777 && traced -o /dev/null -e inject="$call:signal=SIGKILL:when=$n" \
+			"$WRITER" -n "$seg" hi) 2>/dev/null
+		status=$?
+		reader -n "$seg" >"$work/out" 2>"$work/err"
+		if ! { killed_by KILL "$status" && absent &&
+			{ grep -q -x hi "$work/out" || grep -q -e "No such file or directory" \
+				-e "empty and unlocked" -e "abandoned by its writer" "$work/err"; } &&
+			expect 0 writer -n "$seg" again && expect 0 reader -n "$seg" &&
+			printed "$work/expected"; }; then
+			echo "after a SIGKILL on entering $call (its call number $n); the reader said:"
+			cat "$work/err"
+			return 1
+		fi
+	done <"$work/calls"
+}
+check "a writer killed (SIGKILL) at any of its system calls leaves nothing that needs -f" killed_at_every_call
+
+# A writer held just before its flock: a reader then finds an empty segment
+# with its lock free and removes it; the writer, once it has its lock, sees
+# that the name no longer leads to its segment, starts again and publishes.
+# shellcheck disable=SC2086 # RUN is a command line
+held_before_lock() {
+	need strace || return
+	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock -e inject=flock:delay_enter=1500000:when=1 \
+		$RUN "$WRITER" -n "$seg" hello 2>"$work/writer_err") &
+	pid=$!
+	background "$pid"
+	wait_for [ -e "$(seg_file)" ] || { echo "the writer made no segment" && return 1; }
+	expect 1 reader -n "$seg" && said "empty and unlocked" && said "; removed it" && silent ||
+		return 1
+	wait "$pid" || { echo "the writer failed: $(cat "$work/writer_err")" && return 1; }
+	expect 0 reader -n "$seg" && printf 'hello\n' >"$work/expected" &&
+		printed "$work/expected" && absent
+}
+check "a writer held before its lock while a reader removes its empty segment starts again and publishes" held_before_lock
+
+# A reader that comes while the writer sets its segment up is told busy and
+# touches no page: the writer is held for 2 s on entering each of its calls
+# between the lock and the mapping (from an strace of the writer).  Until the
+# segment has its full size, every byte within that size is already backed
+# by memory: there is no page that a reader's touch would bring in.
 # shellcheck disable=SC2086 # RUN is a command line
 reader_during_setup() {
 	need strace || return
-	# The writer is held for 2 s as it enters posix_fallocate (step 4),
-	# holding the lock on a segment that has no length or memory yet.
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		strace -f -qq -o /dev/null -e trace=fallocate -e inject=fallocate:delay_enter=2000000 \
-		$RUN "$WRITER" -n "$seg" hello 2>"$work/writer_err" &
+	counted || return
+	reference_trace -s 1M hello && calls_from_open "$work/trace" |
+		sed -n '/^flock /,/^mmap /p' | grep -E '^(pwrite64|pwrite|fallocate|ftruncate|mmap) ' \
+		>"$work/calls" || return 1
+	[ "$(wc -l <"$work/calls")" -eq 4 ] || { echo "not 4 calls:" && cat "$work/calls" && return 1; }
+	printf 'hello\n' >"$work/expected"
+	while read -r call n; do
+		(exec env "$no_leaks" strace -qq -o /dev/null -e inject="$call:delay_enter=2000000:when=$n" \
+			"$WRITER" -n "$seg" -s 1M hello 2>"$work/writer_err") &
+		pid=$!
+		background "$pid"
+		if ! { wait_for locked_by_someone && sleep 0.5; }; then
+			echo "the writer never locked its segment before $call" && return 1
+		fi
+		size=$(stat -c %s "$(seg_file)") && blocks=$(stat -c %b "$(seg_file)") || return 1
+		held=$((blocks * $(stat -c %B "$(seg_file)")))
+		if ! { expect 1 reader -n "$seg" && said "busy: a writer is still filling it" &&
+			silent && expect 1 reader -k -n "$seg" && said "busy" && silent &&
+			[ "$(stat -c %b "$(seg_file)")" -eq "$blocks" ] &&
+			{ [ "$call" = mmap ] || [ "$size" -le "$held" ]; }; }; then
+			echo "with the writer held on entering $call: $size bytes long, $held held"
+			return 1
+		fi
+		wait "$pid" || { echo "the writer failed: $(cat "$work/writer_err")" && return 1; }
+		expect 0 reader -n "$seg" && printed "$work/expected" || return 1
+	done <"$work/calls"
+}
+check "a reader that comes while the writer sets up is told busy, and no page it could touch is unbacked" reader_during_setup
+
+# A reader held just before its flock, with the segment open, while another
+# prints the message and removes it: it must print nothing.
+# shellcheck disable=SC2086 # RUN is a command line
+held_reader_finds_delivered() {
+	need strace || return
+	payload_segment || return 1
+	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock -e inject=flock:delay_enter=2000000 \
+		$RUN "$READER" -n "$seg" >"$work/held_out" 2>"$work/held_err") &
+	tracer=$!
+	background "$tracer"
+	if ! { wait_for child_of "$tracer" >/dev/null && held=$(child_of "$tracer") &&
+		wait_for has_open "$held"; }; then
+		echo "the held reader never opened the segment" && return 1
+	fi
+	expect 0 reader -n "$seg" && printed "$work/payload" && absent || return 1
+	wait "$tracer"
+	status_is 1 $? "the held reader" || return 1
+	cp "$work/held_err" "$work/err" && cp "$work/held_out" "$work/out" &&
+		said "already delivered by another reader" && silent
+}
+check "a reader held before its lock while another prints and removes the message prints nothing" held_reader_finds_delivered
+
+# While one -k reader prints into a pipe that nobody drains (holding a
+# shared lock), a second -k reader prints the whole message too.
+two_keep_readers() {
+	payload_segment && start_slow_reader -k || return 1
+	expect 0 reader -k -n "$seg" && printed "$work/payload" && finish_slow_reader && present &&
+		expect 0 reader -n "$seg" && printed "$work/payload" && absent
+}
+check "while one reader -k prints, a second reader -k prints the whole message too" two_keep_readers
+
+# A writer that waits for its lock (someone else took it between its
+# shm_open and its flock) ends at once when asked to stop, not when the
+# holder lets go, and removes its segment.
+# shellcheck disable=SC2086 # RUN is a command line
+stopped_while_waiting_for_lock() {
+	need strace || return
+	need flock || return
+	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock -e inject=flock:delay_enter=1000000:when=1 \
+		$RUN "$WRITER" -n "$seg" hello 2>"$work/writer_err") &
+	tracer=$!
+	background "$tracer"
+	wait_for [ -e "$(seg_file)" ] || { echo "the writer made no segment" && return 1; }
+	flock -o -x "$(seg_file)" sleep 60 & # -o: the lock stays with flock, not with sleep
+	holder=$!
+	background "$holder"
+	if ! { pid=$(child_of "$tracer") && wait_for locked_by_someone && sleep 1.5 && sleeping "$pid"; }; then
+		echo "the writer never came to wait for the lock" && return 1
+	fi
+	kill -s TERM "$pid"
+	gone_within 3 "$pid" || return 1
+	wait "$tracer"
+	status=$?
+	kill "$holder"
+	killed_by TERM "$status" && absent
+}
+check "a writer waiting for a lock someone else holds ends at once on SIGTERM, and removes its segment" stopped_while_waiting_for_lock
+
+# A signal that comes just before the publishing store: the message is not
+# published, and the segment goes (SIGTERM on entering the mmap, the last
+# call before the store).
+stopped_before_publishing() {
+	need strace || return
+	counted || return
+	reference_trace hello && mapping=$(calls_from_open "$work/trace" | grep '^mmap ' | tail -n 1) ||
+		return 1
+	traced -o /dev/null -e inject="mmap:signal=SIGTERM:when=${mapping#mmap }" \
+		"$WRITER" -n "$seg" hello 2>"$work/err"
+	status=$?
+	killed_by TERM "$status" && absent
+}
+check "a SIGTERM just before the publishing store: nothing is published, the segment is removed" stopped_before_publishing
+
+# writer.out -f landing before the writer has its lock: that writer starts
+# again, finds the name taken, and says File exists (exit 1).
+# shellcheck disable=SC2086 # RUN is a command line
+replaced_before_lock() {
+	need strace || return
+	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock -e inject=flock:delay_enter=1500000:when=1 \
+		$RUN "$WRITER" -n "$seg" first 2>"$work/writer_err") &
 	pid=$!
 	background "$pid"
-	wait_for locked_by_someone || { echo "the writer never locked its segment" && return 1; }
-	blocks=$(stat -c %b "$(seg_file)")
-	expect 1 reader -n "$seg" && said "busy: a writer is still filling it" && silent &&
-		expect 1 reader -k -n "$seg" && said "busy" && silent &&
-		[ "$(stat -c %b "$(seg_file)")" -eq "$blocks" ] || return 1
-	wait "$pid" || { echo "the writer failed: $(cat "$work/writer_err")" && return 1; }
-	expect 0 reader -n "$seg" && printf 'hello\n' >"$work/expected" && printed "$work/expected"
+	wait_for [ -e "$(seg_file)" ] && expect 0 writer -f -n "$seg" second || return 1
+	wait "$pid"
+	status_is 1 $? "the first writer" && grep -q "shm_open $seg: File exists" "$work/writer_err" &&
+		expect 0 reader -n "$seg" && printf 'second\n' >"$work/expected" && printed "$work/expected"
 }
-check "a reader that comes while the writer sets up is told busy and touches no page of it" reader_during_setup
+check "writer -f before the first writer has its lock: that one says File exists (exit 1); the new one is read" replaced_before_lock
+
+# writer.out -f landing between the publishing store and the writer's look
+# at its name (held there for 1.5 s): that writer says its message is lost.
+replaced_after_store() {
+	need strace || return
+	counted || return
+	reference_trace first && look=$(last_call_naming_segment "$work/trace") || return 1
+	(exec env "$no_leaks" strace -qq -o /dev/null \
+		-e inject="${look% *}:delay_enter=1500000:when=${look#* }" \
+		"$WRITER" -n "$seg" first 2>"$work/writer_err") &
+	pid=$!
+	background "$pid"
+	wait_for published && expect 0 writer -f -n "$seg" second || return 1
+	wait "$pid"
+	status_is 1 $? "the first writer" && grep -q "check $seg: .*this message is lost" "$work/writer_err" &&
+		expect 0 reader -n "$seg" && printf 'second\n' >"$work/expected" && printed "$work/expected"
+}
+check "writer -f after the first writer published, before it looked at its name: that one says lost (exit 1)" replaced_after_store
+
+# take_name WAY: take segment $seg's name from its segment, as its owner may:
+# mv (the file moves to $seg_moved), ln then rm, or rm.
+take_name() {
+	rm -f "$(seg_file)_moved"
+	case $1 in
+	mv) mv "$(seg_file)" "$(seg_file)_moved" ;;
+	ln) ln "$(seg_file)" "$(seg_file)_moved" && rm "$(seg_file)" ;;
+	rm) rm "$(seg_file)" ;;
+	esac
+}
+
+# While a writer fills its segment, its name is taken from it and a second
+# writer publishes at the name: the first, stopped, must not remove that.
+renamed_while_filled() {
+	printf 'second\n' >"$work/expected"
+	for way in mv ln rm; do
+		start_writer default - && take_name "$way" && expect 0 writer -n "$seg" second || return 1
+		kill -s TERM "$pid"
+		wait "$pid"
+		status=$?
+		exec 3>&-
+		if ! { killed_by TERM "$status" && expect 0 reader -n "$seg" && printed "$work/expected"; }; then
+			echo "after $way" && return 1
+		fi
+	done
+}
+check "a writer stopped after its name was moved (mv, ln and rm, rm) leaves the new message at the name" renamed_while_filled
+
+# The same while a reader prints: done, it must not remove the new message.
+renamed_while_printed() {
+	printf 'second\n' >"$work/expected"
+	for way in mv ln rm; do
+		if ! { payload_segment && start_slow_reader && take_name "$way" &&
+			expect 0 writer -n "$seg" second && finish_slow_reader &&
+			expect 0 reader -n "$seg" && printed "$work/expected" && absent; }; then
+			echo "after $way" && return 1
+		fi
+	done
+}
+check "a reader whose segment's name was moved while it printed leaves the new message at the name" renamed_while_printed
 
 replaced_while_filled() {
 	start_writer default - || return 1
@@ -260,8 +487,8 @@ replaced_while_filled() {
 	expect 0 writer -f -n "$seg" the second message || return 1
 	exec 3>&-
 	wait "$pid" && { echo "the first writer should have failed" && return 1; }
-	grep -q "check $seg: writer.out -f replaced it meanwhile; this message is lost" \
-		"$work/writer_err" || { echo "the first writer said: $(cat "$work/writer_err")" && return 1; }
+	grep -q "check $seg: .*; this message is lost" "$work/writer_err" ||
+		{ echo "the first writer said: $(cat "$work/writer_err")" && return 1; }
 	expect 0 reader -n "$seg" && printf 'the second message\n' >"$work/expected" &&
 		printed "$work/expected" && absent
 }
@@ -273,14 +500,7 @@ check "writer -f while a writer fills: that writer says its message is lost (exi
 without_lock() {
 	program=$1
 	shift
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		strace -f -qq -o /dev/null -e trace=flock -e inject=flock:error=EOPNOTSUPP \
-		$RUN "$program" "$@"
-}
-
-# poke_zero_state: set segment $seg's state word to 0, being filled.
-poke_zero_state() {
-	printf '\000\000\000\000' | dd of="$(seg_file)" bs=1 conv=notrunc 2>/dev/null
+	traced -f -o /dev/null -e trace=flock -e inject=flock:error=EOPNOTSUPP $RUN "$program" "$@"
 }
 
 no_lock_support() {
@@ -289,7 +509,7 @@ no_lock_support() {
 	expect 0 without_lock "$WRITER" -n "$seg" - <"$work/payload" &&
 		expect 0 without_lock "$READER" -k -n "$seg" && printed "$work/payload" &&
 		expect 0 without_lock "$READER" -n "$seg" && printed "$work/payload" && absent &&
-		expect 0 writer -n "$seg" -s 64 some message && poke_zero_state &&
+		expect 0 writer -n "$seg" -s 64 some message && poke 0 '\000\000\000\000' &&
 		expect 1 without_lock "$READER" -n "$seg" && said "not ready (a writer may still be" &&
 		silent && present
 }
@@ -361,6 +581,25 @@ planted_as_nobody() {
 }
 check "a segment planted by another user is refused by the reader and not reused by the writer" planted_as_nobody
 
+# Another user's segment is called that even while someone holds its lock:
+# nobody's writer waits for its input, holding the lock.
+locked_as_nobody() {
+	other_user_setup || return
+	rm -f "$work/input" && mkfifo "$work/input" || return 1
+	# shellcheck disable=SC2086 # RUN is a command line
+	(exec setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" --clear-groups \
+		$RUN "$other/writer.out" -n "$seg" - <"$work/input" 2>"$work/writer_err") &
+	pid=$!
+	background "$pid"
+	exec 3>"$work/input"
+	wait_for locked_by_someone || { echo "nobody's writer never locked its segment" && return 1; }
+	expect 1 reader -n "$seg" && said "owned by user $(id -u nobody), not by you" && silent &&
+		present || return 1
+	exec 3>&-
+	wait "$pid"
+}
+check "another user's segment, locked by its writer, is called that, not busy (run as nobody)" locked_as_nobody
+
 # --- The reader killed by SIGPIPE --------------------------------------------
 
 # shellcheck disable=SC2086 # RUN is a command line
@@ -374,6 +613,58 @@ sigpipe() {
 		printed "$work/payload" && absent
 }
 check "a reader whose pipe closes (| head -c 1) ends by SIGPIPE and leaves the message for the next, whole" sigpipe
+
+# A pipe that takes the bytes is delivery, whether or not anyone reads them
+# from it later: the reader exits 0 and removes the message.
+delivered_into_pipe() {
+	expect 0 writer -n "$seg" hello || return 1
+	{
+		reader -n "$seg" 2>"$work/err"
+		echo $? >"$work/status"
+	} | {
+		sleep 0.5
+		exit 0
+	}
+	status_is 0 "$(cat "$work/status")" "reader -n $seg | { sleep 0.5; exit 0; }" && absent
+}
+check "a reader into a pipe that took the bytes but was never read from has delivered: exit 0, removed" delivered_into_pipe
+
+# NEVER_WAIT (O_NONBLOCK) only where it acts: a reader's open of an existing
+# name, where a FIFO could wait; never the writer's O_CREAT | O_EXCL.
+# shellcheck disable=SC2086 # RUN is a command line
+never_wait_where_it_acts() {
+	need strace || return
+	expect 0 traced -f -o "$work/trace" -e trace=open,openat $RUN "$WRITER" -n "$seg" hi &&
+		grep -F "\"$(seg_file)\"" "$work/trace" >"$work/opens" || return 1
+	if grep O_NONBLOCK "$work/opens"; then
+		echo "the writer opens its new segment with O_NONBLOCK, which does nothing there"
+		return 1
+	fi
+	expect 0 traced -f -o "$work/trace" -e trace=open,openat $RUN "$READER" -n "$seg" &&
+		grep -F "\"$(seg_file)\"" "$work/trace" | grep -q O_NONBLOCK
+}
+check "only the reader's open of an existing name has O_NONBLOCK (strace)" never_wait_where_it_acts
+
+# The commands README.md gives for building and running the pair with
+# nothing but gcc, word for word, work: in a private /dev/shm, since they
+# use the default name.
+seed_commands() {
+	need gcc || return
+	[ -z "${RT_LIB:-}" ] || { skip "this C library needs $RT_LIB, which README.md says"; return; }
+	for command in "gcc shared_mem_writer.c -o writer.out" ./writer.out \
+		"gcc shared_mem_reader.c -o reader.out" ./reader.out; do
+		grep -q -x -F -e "$command" README.md || { echo "README.md lacks: $command" && return 1; }
+	done
+	mkdir "$work/seed" && cp shared_mem_writer.c shared_mem_reader.c common.h "$work/seed" || return 1
+	printf 'Hello from the writer, through POSIX shared memory!\n' >"$work/expected"
+	cat >"$work/script" <<-'EOF'
+		cd "$work/seed" && gcc shared_mem_writer.c -o writer.out && ./writer.out &&
+			gcc shared_mem_reader.c -o reader.out && ./reader.out >"$work/out" 2>"$work/err"
+	EOF
+	in_small_shm size=1M || return
+	exited 0 && printed "$work/expected" && nothing_left
+}
+check "README.md's plain gcc commands build the pair, which runs on the default name" seed_commands
 
 # --- Stress ------------------------------------------------------------------
 

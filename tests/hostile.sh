@@ -168,12 +168,12 @@ ran() {
 
 # --- A file-size limit (ulimit -f) -------------------------------------------
 
+# Whichever call meets the limit first (the header's pwrite, on Linux).
 file_size_limit() {
-	fsize_error="posix_fallocate $seg: File too large"
-	fsize_error="$fsize_error (the file-size limit is too low: raise it with ulimit -f)"
+	fsize_error="File too large (the file-size limit is too low: raise it with ulimit -f)"
 	printf 'some input\n' >"$work/input"
-	limited "-f 0" 1 "$WRITER" -n "$seg" hello && said "$fsize_error" && absent &&
-		limited "-f 0" 1 "$WRITER" -n "$seg" - <"$work/input" && said "$fsize_error" && absent
+	limited "-f 0" 1 "$WRITER" -n "$seg" hello && said "$seg: $fsize_error" && absent &&
+		limited "-f 0" 1 "$WRITER" -n "$seg" - <"$work/input" && said "$seg: $fsize_error" && absent
 }
 check "under ulimit -f 0 the writer fails with File too large, exit 1, not SIGXFSZ, and leaves nothing" file_size_limit
 
@@ -278,10 +278,63 @@ large_input_small_shm() {
 		$RUN "$WRITER" -n "$seg" -s 1G - <"$work/payload" 2>"$work/err" &&
 			$RUN "$READER" -n "$seg" >"$work/out" 2>>"$work/err"
 	EOF
-	in_small_shm || return
+	in_small_shm size=1M || return
 	exited 0 && printed "$work/payload" && nothing_left
 }
 check "600000 bytes of input into a 1G segment on a 1 MiB /dev/shm go through whole" large_input_small_shm
+
+# A /dev/shm full at whatever point the writer meets it: every run fails and
+# leaves nothing behind, whatever its message says, or fits and its message
+# is read whole.  20000 bytes in words and from standard input, with 0 to 6
+# pages free (5 hold the header and the message).
+full_at_any_point() {
+	bytes 20000 >"$work/payload"
+	cat >"$work/script" <<-'EOF'
+		page=$(getconf PAGESIZE)
+		for free in 0 1 2 3 4 5 6; do
+			rm -f /dev/shm/filler
+			head -c $((1048576 - free * page)) /dev/zero >/dev/shm/filler 2>/dev/null
+			for input in words stdin; do
+				if [ "$input" = words ]; then
+					$RUN "$WRITER" -n "$seg" -s 64K "$(cat "$work/payload")" 2>/dev/null
+				else
+					$RUN "$WRITER" -n "$seg" -s 64K - <"$work/payload" 2>/dev/null
+				fi
+				status=$?
+				if [ "$status" -eq 0 ]; then # it fitted: the message is whole
+					$RUN "$READER" -n "$seg" | wc -c >"$work/count"
+					[ "$(cat "$work/count")" -eq $((20000 + $([ "$input" = words ] && echo 1 || echo 0))) ] ||
+						status=2
+				fi
+				left=$(ls -A /dev/shm | grep -v -x filler)
+				[ "$status" -le 1 ] && [ -z "$left" ] && continue
+				echo "$input with $free pages free: exit $status; left: $left" >"$work/err"
+				return 1
+			done
+		done
+		rm -f /dev/shm/filler
+	EOF
+	in_small_shm size=1M || return
+	exited 0 && nothing_left
+}
+check "a writer that finds /dev/shm full at any point fails and leaves nothing, or fits and works" full_at_any_point
+
+# A /dev/shm with room but no inode left: no file can be created at all, and
+# the hint says so, not that the message is too long.
+no_inode_left() {
+	cat >"$work/script" <<-'EOF'
+		i=0
+		while touch "/dev/shm/filler$i" 2>/dev/null; do i=$((i + 1)); done
+		$RUN "$WRITER" -n "$seg" hi >"$work/out" 2>"$work/err"
+		status=$?
+		rm -f /dev/shm/filler*
+		return "$status"
+	EOF
+	in_small_shm size=1M,nr_inodes=4 || return
+	exited 1 && said "shm_open $seg: No space left on device (/dev/shm can hold no more files" &&
+		unsaid "shorter message" && nothing_left
+}
+check "when /dev/shm has no inode left the writer says it can hold no more files, not: send a shorter message" no_inode_left
 
 # --- A read-only /dev/shm ------------------------------------------------------
 
@@ -353,16 +406,47 @@ no_room_above_standard_streams() {
 }
 check "with stdin closed under ulimit -n 3 the reader says Too many open files, not remove it, and keeps the message" no_room_above_standard_streams
 
-# 200000 KiB of address space: enough to start, not to map 1 GiB.
+# 200000 KiB of address space: enough to start, not to map a message of
+# 300 MiB (the length of a short one made larger: the segment is sparse).
 out_of_address_space() {
 	printf 'hi\n' >"$work/expected"
 	expect 0 writer -n "$seg" -s 1G hi || return 1
 	starts_under "-v 200000" "$READER" || return
-	limited "-v 200000" 1 "$READER" -n "$seg" &&
+	put_length 314572800 && limited "-v 200000" 1 "$READER" -n "$seg" &&
 		said_either "mmap $seg: Cannot allocate memory" "mmap $seg: Out of memory" &&
-		unsaid "try again" && silent && present &&
+		said "(not enough address space to map the message: raise ulimit -v)" &&
+		silent && present && put_length 3 && expect 0 reader -n "$seg" &&
+		printed "$work/expected" && absent
+}
+check "out of address space (ulimit -v) the reader cannot map a 300 MiB message: exit 1, and it stays" out_of_address_space
+
+# A segment of nearly 8 EiB (2^63 bytes): no address space can map it.  The
+# writer says to use a smaller -s, and speaks of ulimit -v only under a
+# limit; a reader maps only the header and the message, so one planted in
+# such a segment is printed.
+beyond_any_address_space() {
+	huge=8589934591G # the largest -s, just under 2^63 bytes
+	if ! { expect 1 writer -n "$seg" -s "$huge" hi && said "mmap $seg: " &&
+		said "(-s SIZE is more than this system can map: use a smaller -s SIZE)" &&
+		unsaid "ulimit -v" && absent; }; then
+		echo "(no limit)" && return 1
+	fi
+	# A build that cannot start under the limit (ASan) skips that part only.
+	if starts_under "-v 200000" "$WRITER"; then
+		if ! { limited "-v 200000" 1 "$WRITER" -n "$seg" -s "$huge" hi &&
+			said "(not enough address space for -s SIZE: raise ulimit -v, or use a smaller" &&
+			absent; }; then
+			echo "(under ulimit -v 200000)" && return 1
+		fi
+	elif [ -f "$work/skip" ]; then
+		rm -f "$work/skip"
+	else
+		return 1
+	fi
+	printf 'hello\n' >"$work/expected"
+	expect 0 writer -n "$seg" -s 64 hello && truncate -s 9223372035781033984 "$(seg_file)" &&
 		expect 0 reader -n "$seg" && printed "$work/expected" && absent
 }
-check "out of address space (ulimit -v) the reader cannot map 1 GiB: exit 1, and the message stays" out_of_address_space
+check "a segment of nearly 2^63 bytes: the writer says use a smaller -s, a planted message is printed" beyond_any_address_space
 
 summary

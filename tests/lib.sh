@@ -8,6 +8,8 @@
 #   CI              when "true", a case skipped for a missing tool fails instead
 #   ONLY            a shell pattern: run only the cases whose function name
 #                   matches it (e.g. '*_as_nobody'); the others are not counted
+#   LIMIT           how many seconds a case may run (default 120): one that
+#                   runs longer is stopped, with all it started, and fails
 
 WRITER=${WRITER:-./writer.out}
 READER=${READER:-./reader.out}
@@ -32,13 +34,48 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
-# The segment's header: a 32-bit state word, 4 bytes of padding and a
+# The segment's header: a 32-bit state word, writer.out's 32-bit mark and a
 # 64-bit length, 16 bytes on every build (common.h).
 # shellcheck disable=SC2034 # used by the scripts that source this file
 header=16
 
 # bytes N: N bytes of "x" on standard output.
 bytes() { head -c "$1" /dev/zero | tr '\0' x; }
+
+# poke OFFSET TEXT: overwrite bytes of segment $seg in place with printf TEXT.
+poke() {
+	# shellcheck disable=SC2059 # TEXT is a printf format on purpose
+	printf "$2" | dd of="$(seg_file)" bs=1 seek="$1" conv=notrunc 2>/dev/null
+}
+
+# The programs store numbers in this machine's byte order.
+if [ "$(printf '\001\000' | od -An -tu2 | tr -d ' ')" = 1 ]; then
+	low_first=true
+else
+	low_first=false
+fi
+
+# put_length N: store N as the message length in segment $seg, the 8 bytes
+# from byte 8, in the machine's byte order.
+put_length() {
+	bytes=
+	for shift in 0 8 16 24 32 40 48 56; do
+		byte="\\$(printf %o $((($1 >> shift) & 255)))"
+		if $low_first; then bytes="$bytes$byte"; else bytes="$byte$bytes"; fi
+	done
+	poke 8 "$bytes"
+}
+
+# put_marker ABCD: store a state of common.h ("REDY", "DONE") in the 'state'
+# word of segment $seg; its letters are the value's bytes from the most
+# significant one down.
+put_marker() {
+	if $low_first; then
+		poke 0 "$(echo "$1" | sed 's/\(.\)\(.\)\(.\)\(.\)/\4\3\2\1/')"
+	else
+		poke 0 "$1"
+	fi
+}
 
 # writer ARGS... / reader ARGS...: run a program under test.
 # shellcheck disable=SC2086 # RUN is a command line: split it into words
@@ -50,18 +87,28 @@ reader() { $RUN "$READER" "$@"; }
 seg_file() { echo "/dev/shm/${seg#/}"; }
 
 # check DESCRIPTION FUNCTION: run one case in a subshell with a segment name
-# of its own in $seg; the function's status decides: 0 passed, 77 skipped
-# (the reason in $work/skip), anything else failed (its output shown).
+# of its own in $seg (and, if it needs more, names that add "_" and a word to
+# it); the function's status decides: 0 passed, 77 skipped (the reason in
+# $work/skip), anything else failed (its output shown).  A watchdog stops the
+# case if it runs longer than LIMIT seconds.
 check() {
 	# shellcheck disable=SC2254 # ONLY is a pattern on purpose
 	case $2 in ${ONLY:-*}) ;; *) return 0 ;; esac
 	number=$((number + 1))
 	seg="/${prefix}_$number"
-	rm -f "$work/skip"
-	(set -u && "$2") >"$work/log" 2>&1
+	rm -f "$work/skip" "$work/timed_out"
+	watchdog "$prefix.$number" </dev/null >/dev/null 2>&1 &
+	dog=$!
+	(SHM_DEMO_CASE=$prefix.$number && export SHM_DEMO_CASE && set -u && "$2") >"$work/log" 2>&1
 	status=$?
+	{ kill "$dog" && wait "$dog"; } 2>/dev/null # dash says "Terminated" otherwise
 	stop_background
-	if [ "$status" -eq 0 ]; then
+	if [ -f "$work/timed_out" ]; then
+		failed=$((failed + 1))
+		echo "not ok $number - $1"
+		echo "#   timed out: still running after ${LIMIT:-120} seconds, so stopped"
+		sed 's/^/#   /' "$work/log"
+	elif [ "$status" -eq 0 ]; then
 		passed=$((passed + 1))
 		echo "ok $number - $1"
 	elif [ "$status" -eq 77 ]; then
@@ -72,7 +119,29 @@ check() {
 		echo "not ok $number - $1"
 		sed 's/^/#   /' "$work/log"
 	fi
-	rm -rf "$(seg_file)"
+	rm -rf "$(seg_file)" "$(seg_file)"_*
+}
+
+# watchdog TAG: after LIMIT seconds, unless check() has stopped us first,
+# note the time-out and kill every process of the case: those whose
+# environment holds SHM_DEMO_CASE=TAG, which whatever the case starts
+# inherits, even a process whose parent has gone.
+watchdog() {
+	waited=0
+	while [ "$waited" -lt "${LIMIT:-120}" ]; do
+		sleep 1
+		waited=$((waited + 1))
+	done
+	: >"$work/timed_out"
+	found=1
+	while [ "$found" -eq 1 ]; do # until none is left: a dying shell may start one more
+		found=0
+		for environ in /proc/[0-9]*/environ; do
+			grep -q -z -x -F "SHM_DEMO_CASE=$1" "$environ" 2>/dev/null || continue
+			pid=${environ#/proc/}
+			kill -KILL "${pid%/environ}" 2>/dev/null && found=1
+		done
+	done
 }
 
 # background PID: a program the case started with & on segment $seg.  If

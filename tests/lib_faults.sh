@@ -45,14 +45,15 @@ payload_segment() {
 		expect 0 writer -n "$seg" -s 2M - <"$work/payload"
 }
 
-# start_slow_reader: start a consuming reader of $seg in the background,
-# printing into the FIFO $work/pipe, and return once its first byte came
-# out: it holds the lock and waits for the pipe to drain.  Its
-# process id is in $slow; the FIFO's reading end is descriptor 4.
+# start_slow_reader [ARGS...]: start a reader of $seg in the background
+# (with ARGS, such as -k; a consuming one without), printing into the FIFO
+# $work/pipe, and return once its first byte came out: it holds the lock and
+# waits for the pipe to drain.  Its process id is in $slow; the FIFO's
+# reading end is descriptor 4.
 # shellcheck disable=SC2086 # RUN is a command line
 start_slow_reader() {
 	rm -f "$work/pipe" && mkfifo "$work/pipe" || return 1
-	(exec env --default-signal=INT $RUN "$READER" -n "$seg" >"$work/pipe" 2>"$work/slow_err") &
+	(exec env --default-signal=INT $RUN "$READER" -n "$seg" "$@" >"$work/pipe" 2>"$work/slow_err") &
 	slow=$!
 	background "$slow"
 	exec 4<"$work/pipe"
@@ -90,6 +91,83 @@ start_writer() {
 	wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid"
 }
 
+# --- System calls, seen and steered with strace ------------------------------
+
+# LeakSanitizer cannot work under strace: an ASan build run under it goes
+# without (env "$no_leaks" ...); the other cases check for leaks.
+no_leaks="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+
+# traced OPTIONS... PROGRAM ARGS...: run PROGRAM under strace -qq with OPTIONS.
+traced() {
+	env "$no_leaks" strace -qq "$@"
+}
+
+# counted: skip the case when $RUN wraps the programs.  strace's when=N counts
+# a program's own calls of one kind, which a wrapper such as valgrind makes
+# more of; the plain, ASan and musl builds run the case.
+counted() {
+	[ -z "$RUN" ] && return 0
+	skip "strace must count the program's own calls, not those of $RUN"
+}
+
+# calls_from_open TRACE: the system calls in TRACE (strace -o, one process)
+# from the one that opens segment $seg on, before exit_group: a line "NAME N"
+# for each, the Nth call of that name since the program started, as strace's
+# when=N counts them.
+calls_from_open() {
+	awk -v path="\"/dev/shm/${seg#/}\"" '
+		/^(---|\+\+\+)/ { next }
+		{ name = $0; sub(/\(.*/, "", name); count[name]++ }
+		!started && index($0, path) { started = 1 }
+		started && name != "exit_group" { print name, count[name] }' "$1"
+}
+
+# last_call_naming_segment TRACE: "NAME N" for the last call in TRACE that
+# names segment $seg's file: the writer's look at its name after publishing.
+last_call_naming_segment() {
+	awk -v path="\"/dev/shm/${seg#/}\"" '
+		/^(---|\+\+\+)/ { next }
+		{ name = $0; sub(/\(.*/, "", name); count[name]++ }
+		index($0, path) { last = name " " count[name] }
+		END { print last }' "$1"
+}
+
+# child_of PID: the process id of PID's first child (strace's tracee).
+child_of() {
+	children=$(cat "/proc/$1/task/$1/children" 2>/dev/null) && [ -n "$children" ] &&
+		echo "${children%% *}"
+}
+
+# has_open PID: true once process PID has segment $seg open.
+has_open() {
+	for fd in "/proc/$1/fd"/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = "$(seg_file)" ] && return 0
+	done
+	return 1
+}
+
+# locked_by_someone: true once the segment's file has a lock in /proc/locks.
+locked_by_someone() {
+	inode=$(stat -c %i "$(seg_file)" 2>/dev/null) || return 1
+	grep -q ":$inode " /proc/locks
+}
+
+# published: true once segment $seg's state word says SHM_READY ("REDY").
+published() {
+	[ "$(od -An -N4 -tu4 "$(seg_file)" 2>/dev/null | tr -d ' ')" = $((0x52454459)) ]
+}
+
+# gone_within SECONDS PID: fail unless process PID has ended (and been
+# waited for) within SECONDS.
+gone_within() {
+	tries=0
+	while kill -0 "$2" 2>/dev/null && [ "$(sed 's/.*) //' "/proc/$2/stat" | cut -c 1)" != Z ]; do
+		tries=$((tries + 1))
+		[ "$tries" -le $(($1 * 10)) ] || { echo "process $2 still runs after $1 s" && return 1; }
+		sleep 0.1
+	done
+}
+
 # mount_namespace: set $ns to the command that runs a command in a private
 # mount namespace (unshare -m as root, unshare -r -m as an ordinary user), or
 # skip the case (fail it under CI) where none can be made.
@@ -106,15 +184,17 @@ mount_namespace() {
 	skip "cannot make a private mount namespace here ($ns)"
 }
 
-# in_small_shm: run $work/script in a private mount namespace whose /dev/shm
-# is a fresh 1 MiB tmpfs, the real /dev/shm never touched.  Its exit status
-# goes to $work/status, and what it left in that /dev/shm to $work/left.
+# in_small_shm OPTIONS: run $work/script in a private mount namespace whose
+# /dev/shm is a fresh tmpfs mounted with OPTIONS (size=1M: 1 MiB), the real
+# /dev/shm never touched.  Its exit status goes to $work/status, and
+# what it left in that /dev/shm to $work/left.
 in_small_shm() {
 	mount_namespace || return
-	export WRITER READER RUN seg work
+	options=$1
+	export WRITER READER RUN seg work options
 	# shellcheck disable=SC2016,SC2086 # expanded by the inner shell; $ns is words
 	$ns sh -c '
-		mount -t tmpfs -o size=1M tmpfs /dev/shm || exit 3
+		mount -t tmpfs -o "$options" tmpfs /dev/shm || exit 3
 		. "$work/script"
 		echo $? >"$work/status"
 		ls -A /dev/shm >"$work/left"'

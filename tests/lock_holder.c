@@ -1,8 +1,8 @@
 /*
  * tests/lock_holder.c NAME - for tests/faults.sh: check the two facts the
  * programs' lock rests on.  Create segment NAME, lock it with flock, give it
- * the size of a header (its state 0: being filled), map it, close the
- * descriptor, say "closed" and wait to be killed.  While it waits, a reader
+ * the size of a header, map it, mark it as writer.out's (its state 0: being
+ * filled), close the descriptor, say "closed" and wait to be killed.  While it waits, a reader
  * must find the segment busy: the mapping keeps the open file, and with it
  * the lock.  Once it is killed, the kernel must have dropped the lock.
  */
@@ -14,12 +14,15 @@
 
 #include <err.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#define MARK 0x44454D4Fu /* common.h's SHM_MARK: the 4 bytes after the state word */
+
 int main(int argc, char *argv[])
 {
-	void *mapped;
+	uint32_t *mapped;
 	int fd;
 
 	if (argc != 2)
@@ -34,6 +37,7 @@ int main(int argc, char *argv[])
 	mapped = mmap(NULL, 16, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mapped == MAP_FAILED)
 		err(1, "mmap %s", argv[1]);
+	mapped[1] = MARK;
 	if (close(fd) == -1)
 		err(1, "close %s", argv[1]);
 	if (printf("closed\n") < 0 || fflush(stdout) == EOF)
