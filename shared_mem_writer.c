@@ -86,24 +86,21 @@ int main(int argc, char *argv[])
 	const char *name = options.name;
 	size_t size = options.size, message_len = options.message_len;
 
-	/* 1. We are about to make something that outlives us.  A signal that asks
-	 *    us to stop now only sets 'interrupted', so that we can remove it
-	 *    first; finish() then ends by that signal.  (Details: catch_signals.) */
+	/* 1. We are about to make something that outlives us: a signal that asks us
+	 *    to stop now only sets 'interrupted', so that we can remove it first. */
 	if (catch_signals() == -1) {
 		report("sigaction for", name, errno);
 		return 1;
 	}
 
 	/* 2. Create the segment: O_EXCL fails if the name is taken, so we never
-	 *    reuse what someone else made.  Mode 0600 keeps it ours alone; the
-	 *    umask would take bits from it (0377 leaves 0400, which its owner's
-	 *    reader cannot open to mark it delivered), so ours takes none.  -f
-	 *    first removes whatever has the name. */
+	 *    reuse what someone else made.  Mode 0600 keeps it ours alone, and our
+	 *    umask takes nothing from it.  -f first removes whatever has the name. */
 	if (options.replace && shm_unlink(name) == -1 && errno != ENOENT) {
 		report("shm_unlink", name, errno);
 		return finish(1);
 	}
-	(void)umask(S_IRWXG | S_IRWXO); /* cannot fail; we create nothing else */
+	(void)umask(S_IRWXG | S_IRWXO); /* cannot fail; 0377 would leave the owner 0400 */
 	for (int attempt = 1;; attempt++) {
 		fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, S_IRUSR | S_IWUSR);
 		if (fd == -1) {
@@ -115,43 +112,33 @@ int main(int argc, char *argv[])
 			goto undo;
 		}
 
-		/* 3. Lock it while it is empty, until the message is published.  The
-		 *    kernel drops the lock when we end, however we end, so a reader
-		 *    that gets it and finds no message knows we are gone.  We wait
-		 *    only while a reader that came too early looks (wait_for_lock).
-		 *    That reader may have taken the empty segment for a dead writer's
-		 *    and removed it: then the name no longer leads to ours, and we
-		 *    start again, a few times. */
+		/* 3. Lock it while it is empty, until the message is published: the
+		 *    kernel drops the lock when we end, however we end.  A reader that
+		 *    got it first took the empty segment for a dead writer's and
+		 *    removed it: then we start again, a few times (wait_for_lock). */
 		if (wait_for_lock(fd) == -1) {
 			report("flock", name, errno);
 			goto undo;
 		}
-		if ((ours = same_object(name, fd)) == 1)
+		if (same_object(name, fd) != 0) /* -1, cannot tell: step 10 asks again */
 			break;
-		if (ours == -1) {
-			report("lstat", name, errno);
-			goto undo;
-		}
-		(void)close(fd); /* an object without a name: it goes with its descriptor */
+		(void)close(fd); /* nameless now: it goes with its descriptor */
 		if (attempt == ATTEMPTS) {
-			warnx("check %s: a reader removed it before it was locked, %d times; run "
-			      "writer.out again",
+			warnx("check %s: readers removed it %d times before it was locked",
 			      shown(name), ATTEMPTS);
 			return finish(1);
 		}
 	}
 
 	/* 4. Mark it as writer.out's: one pwrite gives it its first 16 bytes, a
-	 *    header that says "filling" and carries the mark, so that no instant
-	 *    shows a reader a header it cannot tell from someone else's. */
+	 *    header that says "filling" and carries the mark (write_header). */
 	if (write_header(fd) == -1) {
 		report("pwrite", name, errno);
 		goto undo;
 	}
 
-	/* 5. Reserve memory for the header and the words, so that a full /dev/shm
-	 *    is an error here, not a SIGBUS (bus error) when a page is first
-	 *    touched.  Only what we write: a large -s costs nothing unused. */
+	/* 5. Reserve memory for the header and the words: a full /dev/shm is then
+	 *    an error here, not a SIGBUS later.  A large -s costs nothing unused. */
 	error = reserve(fd, 0, SHM_HEADER_SIZE + message_len);
 	if (error != 0) {
 		report("posix_fallocate", name, error);
@@ -171,9 +158,8 @@ int main(int argc, char *argv[])
 		goto undo;
 	}
 
-	/* 8. Copy the message in, then its length (and the mark, which step 4
-	 *    wrote already where pwrite works on shared memory).  Standard input
-	 *    is reserved piece by piece as it comes. */
+	/* 8. Copy the message in (standard input piece by piece, each reserved as
+	 *    it comes), then its length, and the mark (on Linux, step 4 did). */
 	if (!options.from_stdin)
 		join_words(segment->message, options.word_count, options.words);
 	else if (read_input(fd, name, segment->message, size, &message_len) == -1)
@@ -182,23 +168,18 @@ int main(int argc, char *argv[])
 	segment->mark = SHM_MARK;
 
 	/* 9. Publish, unless a signal asked us to stop: the release store makes
-	 *    every write above visible to a reader before it can see SHM_READY.
-	 *    Stored last, so a reader that comes early finds no message. */
+	 *    every write above visible to a reader before it can see SHM_READY. */
 	if (interrupted)
 		goto undo;
 	atomic_store_explicit(&segment->state, SHM_READY, memory_order_release);
 
-	/* 10. Is it still at its name?  writer.out -f may have removed it since
-	 *     step 3 and put a new segment there: then nobody can ever read ours.
-	 *     Asked after publishing, so that exit 0 means that the message was
-	 *     at its name when it was published. */
+	/* 10. Does the name still lead to it?  writer.out -f may have put a new
+	 *     segment there since step 3.  Asked after publishing, so that exit 0
+	 *     means the message was at its name when it was published. */
 	if ((ours = same_object(name, fd)) != 1) {
-		if (ours == -1)
-			report("lstat", name, errno);
-		else
-			warnx("check %s: the name leads to another segment or none now (writer.out "
-			      "-f?); this message is lost",
-			      shown(name));
+		warnx("check %s: %s; this message is lost", shown(name),
+		      ours == 0 ? "the name leads to another segment or none now"
+		                : strerror(errno));
 		return finish(1);
 	}
 
@@ -399,10 +380,12 @@ static int finish(int status)
 	return status; /* not reached: the default action of these signals ends the process */
 }
 
-/* Step 3: wait for the lock.  A signal that asks us to stop interrupts the
- * wait (EINTR): give up then.  One that comes just before the wait begins is
- * seen only when the wait ends, or at the next signal: a second Ctrl-C always
- * ends it.  Where shared memory cannot be locked, go on without. */
+/* Step 3: wait for the lock.  We wait only while another program holds it:
+ * a reader that came too early, which looks and goes.  A signal that asks us
+ * to stop interrupts the wait (EINTR): give up then.  One that comes just
+ * before the wait begins is seen only when the wait ends, or at the next
+ * signal: a second Ctrl-C always ends it.  Where shared memory cannot be
+ * locked, go on without. */
 static int wait_for_lock(int fd)
 {
 	int locked;
