@@ -1,6 +1,7 @@
 # Build, run and test the shared-memory pair.
 #   make        build writer.out and reader.out
 #   make basic  build lesson one from README.md, then run its writer and reader
+#   make live   build the live pair from README.md, then run both at once
 #   make run    build, then run the writer and the reader (NAME=/x: on /x)
 #   make test   build, then run the test suite (tests/run.sh)
 #   make check  make test, then every deeper check (tests/check.sh); one of
@@ -19,6 +20,11 @@ NAME = /shm_demo
 # calls shm_open does not link without it.
 RT_LIB := $(shell printf '\043include <sys/mman.h>\nint main(void) { return shm_open("/x", 0, 0); }\n' \
 	| $(CC) -x c -o rt-check.tmp - >/dev/null 2>&1 || echo -lrt; rm -f rt-check.tmp)
+
+# Likewise the semaphores of the live pair were in libpthread: -pthread only
+# if a program that calls sem_timedwait does not link without it.
+THREAD_LIB := $(shell printf '\043include <semaphore.h>\nint main(void) { return sem_timedwait(0, 0); }\n' \
+	| $(CC) -x c -o thread-check.tmp - >/dev/null 2>&1 || echo -pthread; rm -f thread-check.tmp)
 
 all: writer.out reader.out
 
@@ -48,23 +54,42 @@ basic: basic_writer.out basic_reader.out
 	./basic_writer.out
 	./basic_reader.out
 
+# The live pair lives in README.md only too: its third and fourth C blocks.
+live_writer.c: README.md tests/readme_code.sh
+	sh tests/readme_code.sh 3 >$@
+live_reader.c: README.md tests/readme_code.sh
+	sh tests/readme_code.sh 4 >$@
+
+live_writer.out: live_writer.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ live_writer.c $(LDLIBS) $(RT_LIB) $(THREAD_LIB)
+
+live_reader.out: live_reader.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ live_reader.c $(LDLIBS) $(RT_LIB) $(THREAD_LIB)
+
+# Three lines, a second apart, go through while both run: the reader prints
+# each one as it comes.
+live: live_writer.out live_reader.out
+	for i in 1 2 3; do echo "line $$i, written at $$(date +%T)"; sleep 1; done | ./live_writer.out & \
+		./live_reader.out && wait $$!
+
 test: all
-	RT_LIB="$(RT_LIB)" sh tests/run.sh
+	RT_LIB="$(RT_LIB)" THREAD_LIB="$(THREAD_LIB)" sh tests/run.sh
 
 CHECKS = check-faults check-asan check-valgrind check-static check-matrix check-musl check-user \
 	check-clone check-bench
 
 check: test
-	RT_LIB="$(RT_LIB)" sh tests/check.sh all
+	RT_LIB="$(RT_LIB)" THREAD_LIB="$(THREAD_LIB)" sh tests/check.sh all
 
 $(CHECKS): all
-	RT_LIB="$(RT_LIB)" sh tests/check.sh $(@:check-%=%)
+	RT_LIB="$(RT_LIB)" THREAD_LIB="$(THREAD_LIB)" sh tests/check.sh $(@:check-%=%)
 
 bench: all
-	sh tests/bench.sh
+	RT_LIB="$(RT_LIB)" THREAD_LIB="$(THREAD_LIB)" sh tests/bench.sh
 
 clean:
 	rm -f writer.out reader.out basic_writer.c basic_reader.c basic_writer.out basic_reader.out
+	rm -f live_writer.c live_reader.c live_writer.out live_reader.out
 	rm -rf build
 
-.PHONY: all basic run test check $(CHECKS) bench clean
+.PHONY: all basic live run test check $(CHECKS) bench clean

@@ -2,8 +2,8 @@
 # tests/bench.sh - what the pair costs, next to the standard tools doing the
 # same work: make bench.  Not a test: it prints one table and never fails on
 # a number.  Needs sh and coreutils; uses /usr/bin/time for the memory and
-# fault lines, and strace and a C compiler (CC, default cc) for row 6, where
-# they exist.
+# fault lines, strace for row 6, and a C compiler (CC, default cc) for rows 6
+# and 7 (lesson two's live pair, built from README.md), where they exist.
 # Each figure is the median of ROUNDS runs with [min-max]; each ratio
 # compares medians of runs taken in turn (ours, baseline, ours, ...).
 #
@@ -175,7 +175,7 @@ compare remove through_shm through_pipe
 remove
 line 5 "256 MiB: writer -, reader > out / cat | cat" "$(figure "$work/ours")" "$(figure "$work/base")" \
 	"$(ratio "$(median "$work/ours")" "$(median "$work/base")")" "(no target)"
-rm -f "${data}_payload" "${data}_out"
+
 
 # 6. System calls from main on.  The dynamic loader makes its own before
 #    main, and main's first call is not the same in every program: count all
@@ -188,7 +188,7 @@ if command -v strace >/dev/null 2>&1; then
 	strace -o "$work/writer.trace" "$WRITER" -n "$seg"
 	strace -o "$work/reader.trace" "$READER" -n "$seg" >/dev/null
 	before_main=$(($(wc -l <"$work/empty.trace") - 2)) # less its exit_group and "+++ exited"
-	for program in writer:16 reader:16; do
+	for program in writer:24 reader:16; do
 		target=${program#*:}
 		program=${program%:*}
 		calls=$(($(wc -l <"$work/$program.trace") - 1 - before_main))
@@ -198,3 +198,32 @@ if command -v strace >/dev/null 2>&1; then
 else
 	echo "skip 6 - system calls: strace is not installed"
 fi
+
+# 7. Lesson two's live pair, both at once: the same 256 MiB from a file in
+#    memory to /dev/null, against a pipe and against one copy alone.  The pair
+#    is built from README.md on a name of this run's own.
+live_built=false
+if command -v "${CC:-cc}" >/dev/null 2>&1; then
+	# shellcheck disable=SC2086 # RT_LIB and THREAD_LIB are empty or one word
+	for role in writer:3 reader:4; do
+		sh tests/readme_code.sh "${role#*:}" | sed "s|\"/shm_live\"|\"${seg}_live\"|" >"$work/live.c" &&
+			${CC:-cc} -std=c11 -O2 -o "$work/live_${role%:*}" "$work/live.c" ${RT_LIB:-} ${THREAD_LIB:-} ||
+			exit 1
+	done
+	live_built=true
+fi
+if $live_built; then
+	live_pair() { "$work/live_writer" <"${data}_payload" & "$work/live_reader" && wait $!; }
+	# shellcheck disable=SC2002 # a cat on each side of the pipe is what is measured
+	pipe_pair() { cat "${data}_payload" | cat; }
+	one_copy() { cat "${data}_payload"; }
+	compare nothing live_pair pipe_pair
+	row 7 "256 MiB to /dev/null: live pair / cat | cat" "$(figure "$work/ours")" \
+		"$(figure "$work/base")" "$(ratio "$(median "$work/ours")" "$(median "$work/base")")" 0.50
+	compare nothing live_pair one_copy
+	row 7 "256 MiB to /dev/null: live pair / cat alone" "$(figure "$work/ours")" \
+		"$(figure "$work/base")" "$(ratio "$(median "$work/ours")" "$(median "$work/base")")" 1.50
+else
+	echo "skip 7 - the live pair: no C compiler (${CC:-cc})"
+fi
+rm -f "${data}_payload" "${data}_out"
