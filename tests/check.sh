@@ -2,9 +2,11 @@
 # tests/check.sh PART... - the deeper checks behind make check.  Each part is
 # also a make target of its own: make check-asan, make check-static, ...
 #   faults    the fault-injection cases (tests/faults.sh) on the normal build
-#   asan      both test scripts against gcc and clang builds with AddressSanitizer
-#             and UndefinedBehaviorSanitizer; any report fails
-#   valgrind  both test scripts with every run under valgrind memcheck
+#   asan      the test scripts against gcc and clang builds with AddressSanitizer
+#             and UndefinedBehaviorSanitizer, the lessons from README.md built
+#             the same way; any report fails
+#   valgrind  the test scripts with every run under valgrind memcheck, the
+#             lessons' too
 #   static    cppcheck, clang-tidy (.clang-tidy), shellcheck and clang-format
 #   matrix    gcc and clang, -std=c11 and c17, -O0 and -O2 -D_FORTIFY_SOURCE=2,
 #             all with -Werror; plus a plain "gcc file.c -o file.out", and a
@@ -132,7 +134,8 @@ part_asan() {
 		reports=$(reports_dir) || { result "not ok" "a directory for the $cc build's reports" && continue; }
 		export ASAN_OPTIONS="exitcode=99:log_path=$reports/asan"
 		export UBSAN_OPTIONS="halt_on_error=1:exitcode=99:print_stacktrace=1:log_path=$reports/ubsan"
-		suite "build/asan-$cc" tests/run.sh
+		# run.sh builds the lessons from README.md: with this compiler and the sanitizers too.
+		CC=$cc LESSON_CFLAGS="-O1 -g $SANITIZE" suite "build/asan-$cc" tests/run.sh
 		suite "build/asan-$cc" tests/faults.sh
 		suite "build/asan-$cc" tests/hostile.sh
 		unset ASAN_OPTIONS UBSAN_OPTIONS

@@ -159,6 +159,47 @@ stop_background() {
 	rm -f "$work/pids"
 }
 
+# wait_for TEST...: wait up to 10 seconds for the test command to succeed.
+wait_for() {
+	tries=0
+	until "$@"; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 100 ] || return 1
+		sleep 0.1
+	done
+}
+
+# sleeping PID: true once process PID waits in the kernel (state S), as a
+# program blocked on a pipe does.
+sleeping() {
+	[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 1)" = S ]
+}
+
+# killed_by SIGNAL STATUS: fail unless STATUS is that of a process ended by
+# SIGNAL (INT, TERM, ...), as a shell reports it: 128 + the signal's number.
+killed_by() {
+	[ "$2" -gt 128 ] && [ "$(kill -l "$2")" = "$1" ] && return 0
+	echo "exit status $2, not that of a process killed by SIG$1"
+	return 1
+}
+
+# child_of PID: the process id of PID's first child (strace's tracee).
+child_of() {
+	children=$(cat "/proc/$1/task/$1/children" 2>/dev/null) && [ -n "$children" ] &&
+		echo "${children%% *}"
+}
+
+# gone_within SECONDS PID: fail unless process PID has ended (and been
+# waited for) within SECONDS.
+gone_within() {
+	tries=0
+	while kill -0 "$2" 2>/dev/null && [ "$(sed 's/.*) //' "/proc/$2/stat" | cut -c 1)" != Z ]; do
+		tries=$((tries + 1))
+		[ "$tries" -le $(($1 * 10)) ] || { echo "process $2 still runs after $1 s" && return 1; }
+		sleep 0.1
+	done
+}
+
 # skip REASON: end the case as skipped (use as: skip "why"; return).
 skip() {
 	echo "$1" >"$work/skip"

@@ -35,7 +35,7 @@ refused() { expect 1 reader -n "$seg" && said "$1" && silent && present; }
 
 # README.md's lesson one, its only copy: both C blocks build without a
 # warning and pass a message, on a name of this case's own.
-# shellcheck disable=SC2086 # RUN is a command line; RT_LIB is empty or one word
+# shellcheck disable=SC2086 # RUN and LESSON_CFLAGS are lists; RT_LIB is empty or one word
 lesson_one() {
 	need "${CC:-cc}" || return
 	first=$(awk '/^```c$/ { print NR; exit }' README.md)
@@ -45,8 +45,8 @@ lesson_one() {
 			[ "$(wc -l <"$work/block$n.c")" -le 40 ] &&
 			grep -q '"/shm_lesson_one"' "$work/block$n.c" &&
 			sed "s|\"/shm_lesson_one\"|\"$seg\"|" "$work/block$n.c" >"$work/basic$n.c" &&
-			"${CC:-cc}" -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$work/basic$n" \
-				"$work/basic$n.c" ${RT_LIB:-}; }; then
+			"${CC:-cc}" -std=c11 -Wall -Wextra -Wpedantic -Werror ${LESSON_CFLAGS:-} \
+				-o "$work/basic$n" "$work/basic$n.c" ${RT_LIB:-}; }; then
 			echo "README.md's C block $n: missing, over 40 lines, or it does not build" && return 1
 		fi
 	done
@@ -55,6 +55,17 @@ lesson_one() {
 		expect 0 $RUN "$work/basic2" && printed "$work/expected" && absent
 }
 check "lesson one in README.md builds warning-free and passes its message from writer to reader" lesson_one
+
+# The README stays a lesson a learner can read through: at most 560 lines,
+# and a troubleshooting table of at most 20 messages.
+readme_length() {
+	lines=$(wc -l <README.md)
+	rows=$(awk '/^## Troubleshooting/ { on = 1; next } /^## / { on = 0 } on && /^\| `/' README.md | wc -l)
+	[ "$lines" -le 560 ] && [ "$rows" -ge 1 ] && [ "$rows" -le 20 ] && return 0
+	echo "README.md has $lines lines and $rows troubleshooting rows"
+	return 1
+}
+check "README.md is at most 560 lines, with at most 20 rows of troubleshooting" readme_length
 
 make_run_name() {
 	[ -f Makefile ] || { skip "no Makefile in $PWD"; return; }
@@ -402,7 +413,7 @@ not_made_by_writer() {
 			echo "for $size zero bytes" && return 1
 		fi
 	done
-	make_good && poke 4 'XXXX' && refused "$unmarked"
+	rm "$(seg_file)" && make_good && poke 4 'XXXX' && refused "$unmarked"
 }
 check "an empty file others may open, a short one, zero bytes, a wrong mark: not writer.out's, kept" not_made_by_writer
 
@@ -473,6 +484,10 @@ names_shown_safely() {
 		printed "$work/expected"
 }
 check "control characters in names and arguments are shown escaped, in octal, so a message is one line" names_shown_safely
+
+# --- Lesson two: the live pair ------------------------------------------------
+
+. tests/live.sh
 
 # --- Usage -------------------------------------------------------------------
 
