@@ -295,6 +295,13 @@ not_a_size:
  * common.h). */
 static const char *advice(const char *step, int error)
 {
+	/* Mapping -s SIZE fails when the address space cannot hold it: ENOMEM,
+	 * or EINVAL and EOVERFLOW for a length beyond what mmap takes at all. */
+	if (strcmp(step, "mmap") == 0 && (error == ENOMEM || error == EINVAL || error == EOVERFLOW))
+		return address_space_limited()
+		           ? "not enough address space for -s SIZE: raise ulimit -v, or use a "
+		             "smaller -s SIZE"
+		           : "-s SIZE is more than this system can map: use a smaller -s SIZE";
 	switch (error) {
 	case EEXIST:
 		return "run reader.out to consume it; writer.out -f replaces it, and what it "
@@ -310,11 +317,6 @@ static const char *advice(const char *step, int error)
 		return "free space in /dev/shm, or send a shorter message";
 	case EFBIG: /* SIGXFSZ is ignored (catch_signals) */
 		return "the file-size limit is too low: raise it with ulimit -f";
-	case ENOMEM:
-		if (address_space_limited())
-			return "not enough address space for -s SIZE: raise ulimit -v, or use a "
-			       "smaller -s SIZE";
-		return "-s SIZE is more than this system can map: use a smaller -s SIZE";
 	default:
 		return shared_advice(error);
 	}

@@ -148,9 +148,10 @@ part_valgrind() {
 	have valgrind || return
 	step "builds for valgrind (-O0 -g)" build valgrind cc -std=c11 $WARNINGS -O0 -g || return
 	reports=$(reports_dir) || { result "not ok" "a directory for valgrind's reports" && return; }
-	suite build/valgrind tests/run.sh "$VALGRIND --log-file=$reports/%p"
-	suite build/valgrind tests/faults.sh "$VALGRIND --log-file=$reports/%p"
-	suite build/valgrind tests/hostile.sh "$VALGRIND --log-file=$reports/%p"
+	# Everything runs some 20 times slower under valgrind: a case gets longer.
+	LIMIT=600 suite build/valgrind tests/run.sh "$VALGRIND --log-file=$reports/%p"
+	LIMIT=600 suite build/valgrind tests/faults.sh "$VALGRIND --log-file=$reports/%p"
+	LIMIT=600 suite build/valgrind tests/hostile.sh "$VALGRIND --log-file=$reports/%p"
 	step "no valgrind report" no_reports "$reports"
 }
 

@@ -258,6 +258,19 @@ silent() {
 	return 1
 }
 
+# documented NAME: fail unless the last expect's error, with the segment's
+# name written as NAME (as the README writes it: NAME, or /shm_live for
+# lesson two) and the numbers as the README writes them, is a row of
+# README.md's troubleshooting table word for word.
+documented() {
+	line=$(sed -e "s|$seg|$1|g" -e 's/owned by user [0-9]*,/owned by user U,/' \
+		-e 's/a message of [0-9]* bytes does not fit in a [0-9]*-byte segment, which holds [0-9]*/a message of N bytes does not fit in a S-byte segment, which holds R/' \
+		"$work/err")
+	grep -F -q -e "| \`$line\` |" README.md && return 0
+	echo "README.md's troubleshooting table lacks: $line"
+	return 1
+}
+
 # present / absent: fail unless segment $seg exists / does not exist.
 present() {
 	[ -e "$(seg_file)" ] && return 0

@@ -7,14 +7,14 @@
 
 # build_live: README.md's third and fourth C blocks, live_writer and
 # live_reader, on the case's own name $seg, built warning-free into
-# $work/live_writer and $work/live_reader.  LESSON_CFLAGS adds flags (make
-# check's sanitizer builds).
+# $work/live_writer.out and $work/live_reader.out.  LESSON_CFLAGS adds flags
+# (make check's sanitizer builds).
 # shellcheck disable=SC2086 # LESSON_CFLAGS is a list; RT_LIB and THREAD_LIB are empty or one word
 build_live() {
 	need "${CC:-cc}" || return
 	rm -f "$work/writer_in" "$work/reader_out" "$work/writer_err" "$work/reader_err"
 	for role in writer:3 reader:4; do
-		program=$work/live_${role%:*}
+		program=$work/live_${role%:*}.out
 		sh tests/readme_code.sh "${role#*:}" >"$program.block" || return 1
 		if ! { [ "$(wc -l <"$program.block")" -le 100 ] &&
 			grep -q "live_${role%:*}" "$program.block" && grep -q '"/shm_live"' "$program.block"; }; then
@@ -38,7 +38,7 @@ start_live() {
 	out=/dev/null
 	[ -e "$work/$1_in" ] && in=$work/$1_in
 	[ "$1" = reader ] && out=$work/reader_out
-	(exec timeout "${LIVE_LIMIT:-20}" $RUN "$work/live_$1" <"$in" >"$out" 2>"$work/$1_err") &
+	(exec timeout "${LIVE_LIMIT:-20}" $RUN "$work/live_$1.out" <"$in" >"$out" 2>"$work/$1_err") &
 	eval "$1_job=\$!"
 	background "$!"
 }
@@ -63,6 +63,11 @@ finished() {
 # waiting ROLE: true once live_ROLE has made its object and sleeps in it.
 waiting() {
 	pid=$(live_pid "$1") && wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid"
+}
+
+# printed_bytes N: true once live_reader has printed N bytes.
+printed_bytes() {
+	[ "$(wc -c <"$work/reader_out")" -eq "$1" ]
 }
 
 # ring_mapping PID: the size in bytes of process PID's mapping of segment
@@ -121,8 +126,7 @@ writer_killed() {
 	start_live writer && start_live reader && exec 3>"$work/writer_in" &&
 		writer_pid=$(live_pid writer) && reader_pid=$(live_pid reader) || return 1
 	head -c 524288 /dev/urandom >"$work/part" && cat "$work/part" >&3 || return 1
-	wait_for [ "$(wc -c <"$work/reader_out")" -eq 524288 ] ||
-		{ echo "the first 512 KiB never came out" && return 1; }
+	wait_for printed_bytes 524288 || { echo "the first 512 KiB never came out" && return 1; }
 	kill -s KILL "$writer_pid"
 	gone_within 10 "$reader_pid" && finished reader 1 && grep -q "the writer has died" "$work/reader_err" &&
 		cmp "$work/part" "$work/reader_out" && absent
@@ -170,11 +174,11 @@ seconds_refused() {
 	build_live || return
 	head -c 300000 /dev/urandom >"$work/writer_in"
 	start_live writer && waiting writer || return 1
-	expect 1 timeout "${LIVE_LIMIT:-20}" $RUN "$work/live_writer" </dev/null &&
-		said "another live_writer is running" && start_live reader && finished reader 0 &&
+	expect 1 timeout "${LIVE_LIMIT:-20}" $RUN "$work/live_writer.out" </dev/null &&
+		documented /shm_live && start_live reader && finished reader 0 &&
 		finished writer 0 && cmp "$work/writer_in" "$work/reader_out" && absent || return 1
 	start_live reader && waiting reader || return 1
-	expect 1 timeout "${LIVE_LIMIT:-20}" $RUN "$work/live_reader" && silent &&
+	expect 1 timeout "${LIVE_LIMIT:-20}" $RUN "$work/live_reader.out" && silent &&
 		said "another live_reader is running" && start_live writer && finished writer 0 &&
 		finished reader 0 && cmp "$work/writer_in" "$work/reader_out" && absent
 }

@@ -14,15 +14,6 @@ printf 'first line\nsecond line, no newline at the end' >"$work/text"
 printf '\000\001\002\377\000binary\000\n\000' >"$work/binary"
 : >"$work/empty"
 
-# documented: fail unless the last expect's error, with the segment's name
-# written as NAME and the sizes as the README writes them, is a row of
-# README.md's troubleshooting table word for word.
-documented() {
-	line=$(sed -e "s|$seg|NAME|g" "$work/err")
-	grep -F -q -e "| \`$line\` |" README.md && return 0
-	echo "README.md's troubleshooting table lacks: $line"
-	return 1
-}
 
 # A good segment with a short message, for the cases that damage one.
 make_good() { expect 0 writer -n "$seg" -s 64 some message; }
@@ -155,7 +146,7 @@ check "1 MiB of standard input in a -s 1G segment uses about 1 MiB of /dev/shm (
 too_long_words() {
 	expect 1 writer -n "$seg" -s 64 "$(bytes 100)" &&
 		said "check $seg: a message of 101 bytes does not fit in a 64-byte segment, which holds $((64 - header)) (use -s" &&
-		absent
+		documented NAME && absent
 }
 check "a message longer than the segment fails with both sizes and a hint of -s, leaving nothing" too_long_words
 
@@ -251,7 +242,7 @@ check "a message in a segment of 8 GiB, or of 4 GiB and 8 bytes, is printed whol
 already_there() {
 	expect 0 writer -n "$seg" first && expect 1 writer -n "$seg" second &&
 		said "shm_open $seg: File exists" && said "writer.out -f" &&
-		said "if it is not yours, use another -n NAME" &&
+		said "if it is not yours, use another -n NAME" && documented NAME &&
 		expect 0 reader -n "$seg" && printf 'first\n' >"$work/expected" &&
 		printed "$work/expected"
 }
@@ -277,7 +268,8 @@ check "the segment is created with mode 0600 even under umask 000, also with -f"
 
 no_segment() {
 	expect 1 reader -n "$seg" &&
-		said "shm_open $seg: No such file or directory (run writer.out first)" && silent
+		said "shm_open $seg: No such file or directory (run writer.out first)" && silent &&
+		documented NAME
 }
 check "the reader without a segment says to run writer.out first, exit 1" no_segment
 
@@ -291,7 +283,7 @@ full_output() {
 	[ -w /dev/full ] || { skip "no /dev/full"; return; }
 	expect 0 writer -n "$seg" &&
 		{ reader -n "$seg" >/dev/full 2>"$work/err"; [ $? -eq 1 ]; } &&
-		said "write standard output for $seg: No space left on device" &&
+		said "write standard output for $seg: No space left on device" && documented NAME &&
 		present && expect 0 reader -n "$seg" && printed "$work/default"
 }
 check "when the message cannot be written out (> /dev/full) the segment is kept, exit 1" full_output
@@ -368,7 +360,7 @@ abandoned() {
 		said "; reader.out without -k removes it" &&
 		cmp "$work/before" "$(seg_file)" &&
 		expect 1 reader -n "$seg" && said "abandoned by its writer" && said "; removed it" &&
-		silent && documented && absent &&
+		silent && documented NAME && absent &&
 		expect 0 writer -n "$seg" new && expect 0 reader -n "$seg" &&
 		printf 'new\n' >"$work/expected" && printed "$work/expected"
 }
@@ -379,7 +371,7 @@ delivered() {
 		expect 1 reader -k -n "$seg" && said "already delivered by a reader that stopped" &&
 		silent && cmp "$work/before" "$(seg_file)" &&
 		expect 1 reader -n "$seg" && said "already delivered by a reader that stopped" &&
-		said "; removed it" && silent && documented && absent
+		said "; removed it" && silent && documented NAME && absent
 }
 check "a message delivered but not removed is not printed again, and is removed (not by -k)" delivered
 
@@ -390,7 +382,7 @@ empty_owner_only() {
 	(umask 077 && : >"$(seg_file)") && expect 1 reader -k -n "$seg" &&
 		said "empty and unlocked" && said "; reader.out without -k removes it" && present &&
 		expect 1 reader -n "$seg" && said "empty and unlocked" && said "; removed it" &&
-		silent && documented && absent &&
+		silent && documented NAME && absent &&
 		expect 0 writer -n "$seg" new && expect 0 reader -n "$seg" &&
 		printf 'new\n' >"$work/expected" && printed "$work/expected"
 }
@@ -399,14 +391,14 @@ check "an empty, owner-only segment with its lock free (a writer died before its
 # --- Damaged or foreign segments: clear error, exit 1, nothing printed, kept --
 
 wrong_marker() {
-	make_good && poke 0 'XXXX' && refused "damaged: its state word" && documented
+	make_good && poke 0 'XXXX' && refused "damaged: its state word" && documented NAME
 }
 check "a segment whose state word holds no known state is refused as damaged, and kept" wrong_marker
 
 # Only writer.out's segments carry its mark; anything else a reader keeps.
 not_made_by_writer() {
 	unmarked="not a segment made by writer.out (it lacks writer.out's mark; kept"
-	(umask 022 && : >"$(seg_file)") && refused "$unmarked" && documented &&
+	(umask 022 && : >"$(seg_file)") && refused "$unmarked" && documented NAME &&
 		expect 1 reader -k -n "$seg" && said "$unmarked" && present || return 1
 	for size in 1 $((header - 1)) "$header" 4096; do
 		if ! { head -c "$size" /dev/zero >"$(seg_file)" && refused "$unmarked"; }; then
@@ -439,6 +431,7 @@ too_large_to_map() {
 	expect 0 writer -n "$seg" -s 8G hello || return 1
 	put_length 4026531840 && expect 1 reader -n "$seg" && silent && present &&
 		said "mmap $seg: " && said "(the message is too large for this build to map; it is kept)" &&
+		documented NAME &&
 		put_length 5368709120 && expect 1 reader -n "$seg" && silent && present &&
 		said "its message of 5368709120 bytes is too large for this build to map; it is kept" &&
 		put_length 6 && expect 0 reader -n "$seg" && printf 'hello\n' >"$work/expected" &&
@@ -448,7 +441,7 @@ check "a message too large for a 32-bit reader to map is refused in words, and k
 
 foreign_owner() {
 	[ "$(id -u)" -eq 0 ] || { skip "needs root to give a segment to another user"; return; }
-	make_good && chown nobody "$(seg_file)" && refused "not by you"
+	make_good && chown nobody "$(seg_file)" && refused "not by you" && documented NAME
 }
 check "a segment owned by another user is refused, even by root" foreign_owner
 
