@@ -151,6 +151,24 @@ reader_killed() {
 }
 check "the reader killed in mid-transfer: the writer says so within 10 s, exit 1, nothing left" reader_killed
 
+# The reader killed while the writer waits for its input: at its next slot
+# the writer says so (as a pipe's writer learns at its next write), exit 1.
+reader_killed_between_slots() {
+	build_live || return
+	mkfifo "$work/writer_in" || return 1
+	start_live writer && start_live reader && exec 3>"$work/writer_in" &&
+		writer_pid=$(live_pid writer) && reader_pid=$(live_pid reader) || return 1
+	if ! { printf 'first\n' >&3 && wait_for printed_bytes 6 && wait_for sleeping "$writer_pid"; }; then
+		echo "the first line never came out" && return 1
+	fi
+	kill -s KILL "$reader_pid"
+	sleep 1
+	printf 'second\n' >&3
+	gone_within 10 "$writer_pid" && finished writer 1 && grep -q "the reader has died" "$work/writer_err" &&
+		absent
+}
+check "the reader killed while the writer waits for input: the writer says so at its next slot, exit 1" reader_killed_between_slots
+
 # A writer killed before any reader came leaves its object; the next pair
 # takes it over, and prints nothing of the old one's.
 killed_before_meeting() {
