@@ -280,13 +280,10 @@ check "a writer killed (SIGKILL) at any of its system calls leaves nothing that 
 # A writer held just before its flock: a reader then finds an empty segment
 # with its lock free and removes it; the writer, once it has its lock, sees
 # that the name no longer leads to its segment, starts again and publishes.
-# shellcheck disable=SC2086 # RUN is a command line
 held_before_lock() {
 	need strace || return
-	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock -e inject=flock:delay_enter=1500000:when=1 \
-		$RUN "$WRITER" -n "$seg" hello 2>"$work/writer_err") &
-	pid=$!
-	background "$pid"
+	held_at_flock 1500000 "$WRITER" -n "$seg" hello 2>"$work/writer_err"
+	pid=$held
 	wait_for [ -e "$(seg_file)" ] || { echo "the writer made no segment" && return 1; }
 	expect 1 reader -n "$seg" && said "empty and unlocked" && said "; removed it" && silent ||
 		return 1
@@ -335,14 +332,11 @@ check "a reader that comes while the writer sets up is told busy, and no page it
 
 # A reader held just before its flock, with the segment open, while another
 # prints the message and removes it: it must print nothing.
-# shellcheck disable=SC2086 # RUN is a command line
 held_reader_finds_delivered() {
 	need strace || return
 	payload_segment || return 1
-	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock -e inject=flock:delay_enter=2000000 \
-		$RUN "$READER" -n "$seg" >"$work/held_out" 2>"$work/held_err") &
-	tracer=$!
-	background "$tracer"
+	held_at_flock 2000000 "$READER" -n "$seg" >"$work/held_out" 2>"$work/held_err"
+	tracer=$held
 	if ! { wait_for child_of "$tracer" >/dev/null && held=$(child_of "$tracer") &&
 		wait_for has_open "$held"; }; then
 		echo "the held reader never opened the segment" && return 1
@@ -367,14 +361,11 @@ check "while one reader -k prints, a second reader -k prints the whole message t
 # A writer that waits for its lock (someone else took it between its
 # shm_open and its flock) ends at once when asked to stop, not when the
 # holder lets go, and removes its segment.
-# shellcheck disable=SC2086 # RUN is a command line
 stopped_while_waiting_for_lock() {
 	need strace || return
 	need flock || return
-	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock -e inject=flock:delay_enter=1000000:when=1 \
-		$RUN "$WRITER" -n "$seg" hello 2>"$work/writer_err") &
-	tracer=$!
-	background "$tracer"
+	held_at_flock 1000000 "$WRITER" -n "$seg" hello 2>"$work/writer_err"
+	tracer=$held
 	wait_for [ -e "$(seg_file)" ] || { echo "the writer made no segment" && return 1; }
 	flock -o -x "$(seg_file)" sleep 60 & # -o: the lock stays with flock, not with sleep
 	holder=$!
@@ -408,13 +399,10 @@ check "a SIGTERM just before the publishing store: nothing is published, the seg
 
 # writer.out -f landing before the writer has its lock: that writer starts
 # again, finds the name taken, and says File exists (exit 1).
-# shellcheck disable=SC2086 # RUN is a command line
 replaced_before_lock() {
 	need strace || return
-	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock -e inject=flock:delay_enter=1500000:when=1 \
-		$RUN "$WRITER" -n "$seg" first 2>"$work/writer_err") &
-	pid=$!
-	background "$pid"
+	held_at_flock 1500000 "$WRITER" -n "$seg" first 2>"$work/writer_err"
+	pid=$held
 	wait_for [ -e "$(seg_file)" ] && expect 0 writer -f -n "$seg" second || return 1
 	wait "$pid"
 	status_is 1 $? "the first writer" && grep -q "shm_open $seg: File exists" "$work/writer_err" &&

@@ -78,6 +78,20 @@ traced() {
 	env "$no_leaks" strace -qq "$@"
 }
 
+# held_at_flock MICROSECONDS PROGRAM ARGS...: start PROGRAM (with $RUN) in
+# the background under strace, held for that long on entering its first
+# flock; the redirections of the call apply to it.  strace's process id goes
+# to $held (PROGRAM is its child).
+# shellcheck disable=SC2086 # RUN is a command line
+held_at_flock() {
+	delay=$1
+	shift
+	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock \
+		-e inject=flock:delay_enter="$delay":when=1 $RUN "$@") &
+	held=$!
+	background "$held"
+}
+
 # counted: skip the case when $RUN wraps the programs.  strace's when=N counts
 # a program's own calls of one kind, which a wrapper such as valgrind makes
 # more of; the plain, ASan and musl builds run the case.

@@ -65,6 +65,17 @@ waiting() {
 	pid=$(live_pid "$1") && wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid"
 }
 
+# start_pair_on_fifos: start both, live_writer reading the FIFO
+# $work/writer_in (made here; its writing end becomes descriptor 3), and
+# live_reader writing into $work/reader_out, a FIFO too if the case made one
+# (its reading end becomes descriptor 4).  Their process ids go to
+# $writer_pid and $reader_pid.
+start_pair_on_fifos() {
+	mkfifo "$work/writer_in" && start_live writer && start_live reader &&
+		exec 3>"$work/writer_in" && { [ ! -p "$work/reader_out" ] || exec 4<"$work/reader_out"; } &&
+		writer_pid=$(live_pid writer) && reader_pid=$(live_pid reader)
+}
+
 # printed_bytes N: true once live_reader has printed N bytes.
 printed_bytes() {
 	[ "$(wc -c <"$work/reader_out")" -eq "$1" ]
@@ -105,13 +116,8 @@ check "64 MiB go through whole, the reader started first; the mapping stays the 
 # reader's 10 seconds): it is waited for, and everything arrives.
 slow_writer() {
 	build_live || return
-	mkfifo "$work/writer_in" || return 1
-	start_live writer && start_live reader || return 1
-	{
-		printf 'first\n'
-		sleep 11
-		printf 'second\n'
-	} >"$work/writer_in"
+	start_pair_on_fifos && printf 'first\n' >&3 && sleep 11 && printf 'second\n' >&3 || return 1
+	exec 3>&-
 	printf 'first\nsecond\n' >"$work/expected"
 	finished reader 0 && finished writer 0 && cmp "$work/expected" "$work/reader_out" && absent
 }
@@ -122,9 +128,7 @@ check "a writer whose input pauses 11 s is waited for, and all its input arrives
 # nothing is left.
 writer_killed() {
 	build_live || return
-	mkfifo "$work/writer_in" || return 1
-	start_live writer && start_live reader && exec 3>"$work/writer_in" &&
-		writer_pid=$(live_pid writer) && reader_pid=$(live_pid reader) || return 1
+	start_pair_on_fifos || return 1
 	head -c 524288 /dev/urandom >"$work/part" && cat "$work/part" >&3 || return 1
 	wait_for printed_bytes 524288 || { echo "the first 512 KiB never came out" && return 1; }
 	kill -s KILL "$writer_pid"
@@ -137,9 +141,7 @@ check "the writer killed in mid-transfer: the reader says so within 10 s, exit 1
 # the writer waits for a free slot: the writer says so within 10 s, exit 1.
 reader_killed() {
 	build_live || return
-	mkfifo "$work/writer_in" "$work/reader_out" || return 1
-	start_live writer && start_live reader && exec 3>"$work/writer_in" 4<"$work/reader_out" &&
-		writer_pid=$(live_pid writer) && reader_pid=$(live_pid reader) || return 1
+	mkfifo "$work/reader_out" && start_pair_on_fifos || return 1
 	head -c 4194304 /dev/urandom >&3 &
 	background $!
 	if ! { wait_for sleeping "$writer_pid" && wait_for sleeping "$reader_pid" && sleep 1; }; then
@@ -155,9 +157,7 @@ check "the reader killed in mid-transfer: the writer says so within 10 s, exit 1
 # the writer says so (as a pipe's writer learns at its next write), exit 1.
 reader_killed_between_slots() {
 	build_live || return
-	mkfifo "$work/writer_in" || return 1
-	start_live writer && start_live reader && exec 3>"$work/writer_in" &&
-		writer_pid=$(live_pid writer) && reader_pid=$(live_pid reader) || return 1
+	start_pair_on_fifos || return 1
 	if ! { printf 'first\n' >&3 && wait_for printed_bytes 6 && wait_for sleeping "$writer_pid"; }; then
 		echo "the first line never came out" && return 1
 	fi
