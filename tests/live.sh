@@ -112,6 +112,22 @@ check "64 MiB go through whole, the writer started first; the mapping stays the 
 reader_first() { through reader writer; }
 check "64 MiB go through whole, the reader started first; the mapping stays the ring's size" reader_first
 
+# 100 short runs, of 0 to 6 bytes: a reader that is done and gone is no
+# dead reader, however soon it goes; each pair exits 0, its bytes whole.
+short_runs() {
+	build_live || return
+	run=0
+	while [ "$run" -lt 100 ]; do
+		bytes $((run % 7)) >"$work/writer_in"
+		if ! { start_live writer && start_live reader && finished reader 0 && finished writer 0 &&
+			cmp "$work/writer_in" "$work/reader_out" && absent; }; then
+			echo "run $run" && return 1
+		fi
+		run=$((run + 1))
+	done
+}
+check "100 short runs in a row, of 0 to 6 bytes: both exit 0 each time, and the bytes arrive" short_runs
+
 # A writer whose input pauses longer than any time-out of the pair (the
 # reader's 10 seconds): it is waited for, and everything arrives.
 slow_writer() {
