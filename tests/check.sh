@@ -120,7 +120,31 @@ no_reports() {
 	done
 }
 
+# The harness itself: a case that runs past LIMIT fails with its name, and
+# nothing it started is left running.  (Not grep -q's status over /proc: it
+# says 2 when a process ends as grep reads it.)
+# shellcheck disable=SC2143
+harness_limits() {
+	cat >build/hangs.sh <<-'EOF'
+		. tests/lib.sh
+		hangs() {
+			echo "tag $prefix.$number"
+			sleep 300 &
+			sleep 301
+		}
+		check "a case that hangs" hangs
+		summary
+	EOF
+	LIMIT=2 sh build/hangs.sh >build/hangs.log 2>&1 && { cat build/hangs.log && return 1; }
+	cat build/hangs.log
+	tag=$(sed -n 's/^#   tag //p' build/hangs.log)
+	grep -q -x "not ok 1 - a case that hangs" build/hangs.log && grep -q "timed out" build/hangs.log &&
+		[ "$(tail -n 1 build/hangs.log)" = "0 passed, 1 failed" ] && [ -n "$tag" ] &&
+		[ -z "$(grep -l -z -x -F "SHM_DEMO_CASE=$tag" /proc/[0-9]*/environ 2>/dev/null)" ]
+}
+
 part_faults() {
+	step "a case that runs past LIMIT fails with its name, and nothing of it runs on" harness_limits
 	suite . tests/faults.sh
 	suite . tests/hostile.sh
 }

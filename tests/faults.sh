@@ -252,7 +252,7 @@ reference_trace() {
 # on (the list comes from an strace of the writer itself): the next reader
 # prints the message, or removes what is left, and the next writer needs no
 # -f.  The killed writer runs under umask 0777, which must not leave its
-# owner a segment it cannot open.
+# owner a segment it cannot open: whatever is left has mode 0600.
 killed_at_every_call() {
 	need strace || return
 	counted || return
@@ -263,13 +263,14 @@ killed_at_every_call() {
 		(umask 0777 && traced -o /dev/null -e inject="$call:signal=SIGKILL:when=$n" \
 			"$WRITER" -n "$seg" hi) 2>/dev/null
 		status=$?
+		mode=$(stat -c %a "$(seg_file)" 2>/dev/null) || mode=600 # none left: fine
 		reader -n "$seg" >"$work/out" 2>"$work/err"
-		if ! { killed_by KILL "$status" && absent &&
+		if ! { killed_by KILL "$status" && [ "$mode" = 600 ] && absent &&
 			{ grep -q -x hi "$work/out" || grep -q -e "No such file or directory" \
 				-e "empty and unlocked" -e "abandoned by its writer" "$work/err"; } &&
 			expect 0 writer -n "$seg" again && expect 0 reader -n "$seg" &&
 			printed "$work/expected"; }; then
-			echo "after a SIGKILL on entering $call (its call number $n); the reader said:"
+			echo "after a SIGKILL on entering $call (its call number $n), mode $mode; the reader said:"
 			cat "$work/err"
 			return 1
 		fi
@@ -311,7 +312,6 @@ reader_during_setup() {
 		(exec env "$no_leaks" strace -qq -o /dev/null -e inject="$call:delay_enter=2000000:when=$n" \
 			"$WRITER" -n "$seg" -s 1M hello 2>"$work/writer_err") &
 		pid=$!
-		background "$pid"
 		if ! { wait_for locked_by_someone && sleep 0.5; }; then
 			echo "the writer never locked its segment before $call" && return 1
 		fi
@@ -369,7 +369,6 @@ stopped_while_waiting_for_lock() {
 	wait_for [ -e "$(seg_file)" ] || { echo "the writer made no segment" && return 1; }
 	flock -o -x "$(seg_file)" sleep 60 & # -o: the lock stays with flock, not with sleep
 	holder=$!
-	background "$holder"
 	if ! { pid=$(child_of "$tracer") && wait_for locked_by_someone && sleep 1.5 && sleeping "$pid"; }; then
 		echo "the writer never came to wait for the lock" && return 1
 	fi
@@ -420,7 +419,6 @@ replaced_after_store() {
 		-e inject="${look% *}:delay_enter=1500000:when=${look#* }" \
 		"$WRITER" -n "$seg" first 2>"$work/writer_err") &
 	pid=$!
-	background "$pid"
 	wait_for published && expect 0 writer -f -n "$seg" second || return 1
 	wait "$pid"
 	status_is 1 $? "the first writer" && grep -q "check $seg: .*this message is lost" "$work/writer_err" &&
@@ -498,9 +496,11 @@ no_lock_support() {
 		expect 0 without_lock "$READER" -n "$seg" && printed "$work/payload" && absent &&
 		expect 0 writer -n "$seg" -s 64 some message && poke 0 '\000\000\000\000' &&
 		expect 1 without_lock "$READER" -n "$seg" && said "not ready (a writer may still be" &&
+		silent && present && rm "$(seg_file)" && (umask 077 && : >"$(seg_file)") &&
+		expect 1 without_lock "$READER" -n "$seg" && said "not ready (a writer may still be" &&
 		silent && present
 }
-check "where flock fails (EOPNOTSUPP) the pair still works, and a not-ready segment is never removed" no_lock_support
+check "where flock fails (EOPNOTSUPP) the pair still works, and a not-ready or empty segment is never removed" no_lock_support
 
 # The two facts the lock rests on, on this system: a lock taken with flock
 # lasts while the segment is mapped, even after its descriptor is closed, and
@@ -512,7 +512,6 @@ lock_facts() {
 	"${CC:-cc}" -o "$work/lock_holder" tests/lock_holder.c ${RT_LIB:-} || return 1
 	"$work/lock_holder" "$seg" >"$work/holder_out" &
 	holder=$!
-	background "$holder"
 	wait_for grep -q closed "$work/holder_out" || { echo "lock_holder never got ready" && return 1; }
 	expect 1 reader -n "$seg" && said "busy" && present || return 1
 	kill -KILL "$holder"
@@ -577,7 +576,6 @@ locked_as_nobody() {
 	(exec setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" --clear-groups \
 		$RUN "$other/writer.out" -n "$seg" - <"$work/input" 2>"$work/writer_err") &
 	pid=$!
-	background "$pid"
 	exec 3>"$work/input"
 	wait_for locked_by_someone || { echo "nobody's writer never locked its segment" && return 1; }
 	expect 1 reader -n "$seg" && said "owned by user $(id -u nobody), not by you" && silent &&

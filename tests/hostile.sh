@@ -246,7 +246,6 @@ few_descriptors() {
 	(ulimit -n 4 && exec env --default-signal=INT "$WRITER" -n "$seg" -) \
 		<"$work/input" 2>"$work/writer_err" &
 	pid=$!
-	background "$pid"
 	exec 3>"$work/input"
 	if ! { wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid"; }; then
 		echo "the writer never came to wait for its input:"

@@ -27,7 +27,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/shm_demo_test.XXXXXX") || exit 1
 other= # a directory for the runs as another user (faults.sh makes it, as root)
 
 cleanup() {
-	stop_background
+	stop_case "$prefix.$number"
 	rm -rf /dev/shm/"$prefix"_*
 	rm -rf "$work" ${other:+"$other"}
 }
@@ -102,7 +102,7 @@ check() {
 	(SHM_DEMO_CASE=$prefix.$number && export SHM_DEMO_CASE && set -u && "$2") >"$work/log" 2>&1
 	status=$?
 	{ kill "$dog" && wait "$dog"; } 2>/dev/null # dash says "Terminated" otherwise
-	stop_background
+	stop_case "$prefix.$number" # what it left running, if it failed half way
 	if [ -f "$work/timed_out" ]; then
 		failed=$((failed + 1))
 		echo "not ok $number - $1"
@@ -123,9 +123,7 @@ check() {
 }
 
 # watchdog TAG: after LIMIT seconds, unless check() has stopped us first,
-# note the time-out and kill every process of the case: those whose
-# environment holds SHM_DEMO_CASE=TAG, which whatever the case starts
-# inherits, even a process whose parent has gone.
+# note the time-out and stop the case.
 watchdog() {
 	waited=0
 	while [ "$waited" -lt "${LIMIT:-120}" ]; do
@@ -133,30 +131,26 @@ watchdog() {
 		waited=$((waited + 1))
 	done
 	: >"$work/timed_out"
-	found=1
-	while [ "$found" -eq 1 ]; do # until none is left: a dying shell may start one more
-		found=0
-		for environ in /proc/[0-9]*/environ; do
-			grep -q -z -x -F "SHM_DEMO_CASE=$1" "$environ" 2>/dev/null || continue
-			pid=${environ#/proc/}
-			kill -KILL "${pid%/environ}" 2>/dev/null && found=1
-		done
-	done
+	stop_case "$1"
 }
 
-# background PID: a program the case started with & on segment $seg.  If
-# the case ends without waiting for it (it failed half way), check() kills
-# it before removing the segment, so it cannot leave one behind.  Only a
-# process whose command line still names our segments is killed: a process
-# id that was freed and given to someone else is left alone.
-background() { echo "$1" >>"$work/pids"; }
-stop_background() {
-	[ -f "$work/pids" ] || return 0
-	while read -r pid; do
-		{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -F "$prefix" &&
-			kill -KILL "$pid" 2>/dev/null
-	done <"$work/pids"
-	rm -f "$work/pids"
+# stop_case TAG: kill every process of a case: those whose environment holds
+# SHM_DEMO_CASE=TAG, which whatever the case starts inherits, even a process
+# whose parent has gone, and no process of anyone else (not even one that
+# was given a freed process id).  Again while any is left, since a dying
+# shell may start one more; at most 50 times.
+stop_case() {
+	round=0
+	while [ "$round" -lt 50 ]; do
+		# Not grep's status: it says 2 when a process ended while it read.
+		pids=$(grep -l -z -x -F "SHM_DEMO_CASE=$1" /proc/[0-9]*/environ 2>/dev/null)
+		[ -n "$pids" ] || return 0
+		for environ in $pids; do
+			pid=${environ#/proc/}
+			kill -KILL "${pid%/environ}" 2>/dev/null
+		done
+		round=$((round + 1))
+	done
 }
 
 # wait_for TEST...: wait up to 10 seconds for the test command to succeed.

@@ -31,7 +31,6 @@ start_slow_reader() {
 	rm -f "$work/pipe" && mkfifo "$work/pipe" || return 1
 	(exec env --default-signal=INT $RUN "$READER" -n "$seg" "$@" >"$work/pipe" 2>"$work/slow_err") &
 	slow=$!
-	background "$slow"
 	exec 4<"$work/pipe"
 	dd bs=1 count=1 <&4 >"$work/slow_out" 2>/dev/null && wait_for sleeping "$slow"
 }
@@ -62,7 +61,6 @@ start_writer() {
 		(exec $RUN "$WRITER" -n "$seg" "$@" <"$work/input" 2>"$work/writer_err") &
 	fi
 	pid=$!
-	background "$pid"
 	exec 3>"$work/input"
 	wait_for [ -e "$(seg_file)" ] && wait_for sleeping "$pid"
 }
@@ -88,8 +86,8 @@ held_at_flock() {
 	shift
 	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock \
 		-e inject=flock:delay_enter="$delay":when=1 $RUN "$@") &
+	# shellcheck disable=SC2034 # read by the caller
 	held=$!
-	background "$held"
 }
 
 # counted: skip the case when $RUN wraps the programs.  strace's when=N counts

@@ -40,7 +40,6 @@ start_live() {
 	[ "$1" = reader ] && out=$work/reader_out
 	(exec timeout "${LIVE_LIMIT:-20}" $RUN "$work/live_$1.out" <"$in" >"$out" 2>"$work/$1_err") &
 	eval "$1_job=\$!"
-	background "$!"
 }
 
 # live_pid ROLE: the process id of live_ROLE, once it runs.
@@ -159,7 +158,6 @@ reader_killed() {
 	build_live || return
 	mkfifo "$work/reader_out" && start_pair_on_fifos || return 1
 	head -c 4194304 /dev/urandom >&3 &
-	background $!
 	if ! { wait_for sleeping "$writer_pid" && wait_for sleeping "$reader_pid" && sleep 1; }; then
 		echo "the pair never came to wait" && return 1
 	fi
@@ -184,6 +182,31 @@ reader_killed_between_slots() {
 		absent
 }
 check "the reader killed while the writer waits for input: the writer says so at its next slot, exit 1" reader_killed_between_slots
+
+# A reader that starts while the writer sets up (held 1.5 s by strace on
+# entering its ftruncate, SETUP taken) waits for SETUP, comes second and
+# meets it: the writer killed afterwards is then noticed as dead.
+met_during_setup() {
+	need strace || return
+	[ -z "$RUN" ] || { skip "strace must hold the writer itself, not $RUN"; return; }
+	build_live && mkfifo "$work/writer_in" || return 1
+	(exec timeout "${LIVE_LIMIT:-20}" env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -qq -o /dev/null -e inject=ftruncate:delay_enter=1500000 \
+		"$work/live_writer.out" <"$work/writer_in" 2>"$work/writer_err") &
+	tracer=$!
+	exec 3>"$work/writer_in"
+	wait_for [ -e "$(seg_file)" ] && start_live reader && reader_pid=$(live_pid reader) &&
+		writer_pid=$(child_of "$(child_of "$tracer")") || return 1
+	if ! { printf 'hello\n' >&3 && wait_for printed_bytes 6; }; then
+		echo "nothing came through" && return 1
+	fi
+	kill -s KILL "$writer_pid"
+	gone_within 10 "$reader_pid" && finished reader 1 && grep -q "the writer has died" "$work/reader_err" &&
+		return 0
+	echo "the reader did not say that the writer has died, but: $(cat "$work/reader_err")"
+	return 1
+}
+check "a reader that starts while the writer sets up waits for it, meets it, and then notices its death" met_during_setup
 
 # A writer killed before any reader came leaves its object; the next pair
 # takes it over, and prints nothing of the old one's.
