@@ -67,11 +67,8 @@ start_writer() {
 
 # --- System calls, seen and steered with strace ------------------------------
 
-# LeakSanitizer cannot work under strace: an ASan build run under it goes
-# without (env "$no_leaks" ...); the other cases check for leaks.
-no_leaks="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-
 # traced OPTIONS... PROGRAM ARGS...: run PROGRAM under strace -qq with OPTIONS.
+# shellcheck disable=SC2154 # no_leaks comes from tests/lib.sh
 traced() {
 	env "$no_leaks" strace -qq "$@"
 }

@@ -190,9 +190,8 @@ met_during_setup() {
 	need strace || return
 	[ -z "$RUN" ] || { skip "strace must hold the writer itself, not $RUN"; return; }
 	build_live && mkfifo "$work/writer_in" || return 1
-	(exec timeout "${LIVE_LIMIT:-20}" env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		strace -qq -o /dev/null -e inject=ftruncate:delay_enter=1500000 \
-		"$work/live_writer.out" <"$work/writer_in" 2>"$work/writer_err") &
+	(exec timeout "${LIVE_LIMIT:-20}" env "$no_leaks" strace -qq -o /dev/null \
+		-e inject=ftruncate:delay_enter=1500000 "$work/live_writer.out" <"$work/writer_in" 2>"$work/writer_err") &
 	tracer=$!
 	exec 3>"$work/writer_in"
 	wait_for [ -e "$(seg_file)" ] && start_live reader && reader_pid=$(live_pid reader) &&
