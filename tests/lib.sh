@@ -106,7 +106,10 @@ check() {
 	dog=$!
 	(SHM_DEMO_CASE=$prefix.$number && export SHM_DEMO_CASE && set -u && "$2") >"$work/log" 2>&1
 	status=$?
-	{ kill "$dog" && wait "$dog"; } 2>/dev/null # dash says "Terminated" otherwise
+	# SIGKILL, not SIGTERM: a watchdog that has not yet run (a loaded machine)
+	# still has dash's handler for our TERM trap, which takes the signal and
+	# then forgets it with the trap, and the watchdog would run on to LIMIT.
+	{ kill -KILL "$dog" && wait "$dog"; } 2>/dev/null # dash says "Killed" otherwise
 	stop_case "$prefix.$number" # what it left running, if it failed half way
 	if [ -f "$work/timed_out" ]; then
 		failed=$((failed + 1))
