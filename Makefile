@@ -54,16 +54,19 @@ basic: basic_writer.out basic_reader.out
 	./basic_writer.out
 	./basic_reader.out
 
-# The live pair lives in README.md only too: its third and fourth C blocks.
-live_writer.c: README.md tests/readme_code.sh
+# The live pair lives in README.md only too: its third C block is live.h,
+# which both programs include, the fourth and fifth are the programs.
+live.h: README.md tests/readme_code.sh
 	sh tests/readme_code.sh 3 >$@
-live_reader.c: README.md tests/readme_code.sh
+live_writer.c: README.md tests/readme_code.sh
 	sh tests/readme_code.sh 4 >$@
+live_reader.c: README.md tests/readme_code.sh
+	sh tests/readme_code.sh 5 >$@
 
-live_writer.out: live_writer.c
+live_writer.out: live_writer.c live.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ live_writer.c $(LDLIBS) $(RT_LIB) $(THREAD_LIB)
 
-live_reader.out: live_reader.c
+live_reader.out: live_reader.c live.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ live_reader.c $(LDLIBS) $(RT_LIB) $(THREAD_LIB)
 
 # Three lines, a second apart, go through while both run: the reader prints
@@ -89,7 +92,7 @@ bench: all
 
 clean:
 	rm -f writer.out reader.out basic_writer.c basic_reader.c basic_writer.out basic_reader.out
-	rm -f live_writer.c live_reader.c live_writer.out live_reader.out
+	rm -f live.h live_writer.c live_reader.c live_writer.out live_reader.out
 	rm -rf build
 
 .PHONY: all basic live run test check $(CHECKS) bench clean

@@ -47,16 +47,16 @@ lesson_one() {
 }
 check "lesson one in README.md builds warning-free and passes its message from writer to reader" lesson_one
 
-# The README stays a lesson a learner can read through: at most 560 lines,
+# The README stays a lesson a learner can read through: at most 620 lines,
 # and a troubleshooting table of at most 20 messages.
 readme_length() {
 	lines=$(wc -l <README.md)
 	rows=$(awk '/^## Troubleshooting/ { on = 1; next } /^## / { on = 0 } on && /^\| `/' README.md | wc -l)
-	[ "$lines" -le 560 ] && [ "$rows" -ge 1 ] && [ "$rows" -le 20 ] && return 0
+	[ "$lines" -le 620 ] && [ "$rows" -ge 1 ] && [ "$rows" -le 20 ] && return 0
 	echo "README.md has $lines lines and $rows troubleshooting rows"
 	return 1
 }
-check "README.md is at most 560 lines, with at most 20 rows of troubleshooting" readme_length
+check "README.md is at most 620 lines, with at most 20 rows of troubleshooting" readme_length
 
 make_run_name() {
 	[ -f Makefile ] || { skip "no Makefile in $PWD"; return; }
@@ -485,7 +485,9 @@ check "control characters in names and arguments are shown escaped, in octal, so
 
 # --- Lesson two: the live pair ------------------------------------------------
 
-. tests/live.sh
+# LESSON_TWO=no leaves them out: make check runs them once per build of
+# lesson two, not again with every build of lesson three.
+[ "${LESSON_TWO:-yes}" = no ] || . tests/live.sh
 
 # --- Usage -------------------------------------------------------------------
 
