@@ -134,8 +134,14 @@ failing_writer_replaced() {
 }
 check "a writer that fails after writer -f replaced its segment leaves the new segment alone" failing_writer_replaced
 
-writer_interrupted() {
-	for signal in INT TERM HUP; do
+# A writer that a terminal's signal or kill stops while it waits for its
+# input (its segment locked, marked, half filled) dies at once: it catches
+# nothing.  What it leaves is at the name, and the next writer removes it and
+# publishes, with no -f and no reader first.  (No core file for SIGQUIT.)
+writer_stopped_by_signals() {
+	# shellcheck disable=SC3045 # not in POSIX, but in dash, bash and busybox sh
+	ulimit -c 0
+	for signal in INT QUIT TERM HUP; do
 		start_writer default - || return 1
 		printf 'part of a message' >&3
 		if ! { wait_for grep -q 'part of a message' "$(seg_file)" && wait_for sleeping "$pid"; }; then
@@ -145,27 +151,14 @@ writer_interrupted() {
 		wait "$pid"
 		status=$?
 		exec 3>&-
-		if ! { killed_by "$signal" "$status" && absent && [ ! -s "$work/writer_err" ]; }; then
-			echo "for SIG$signal" && cat "$work/writer_err" && return 1
+		if ! { killed_by "$signal" "$status" && present && [ ! -s "$work/writer_err" ] &&
+			expect 0 writer -n "$seg" next && expect 0 reader -n "$seg" &&
+			printf 'next\n' >"$work/expected" && printed "$work/expected" && absent; }; then
+			echo "for SIG$signal" && return 1
 		fi
 	done
 }
-check "a writer interrupted by SIGINT, SIGTERM or SIGHUP removes its segment and ends by that signal" writer_interrupted
-
-ignored_stays_ignored() {
-	start_writer ignored - || return 1
-	kill -s INT "$pid"
-	sleep 1
-	if ! { sleeping "$pid" && present; }; then
-		echo "an ignored SIGINT stopped the writer" && return 1
-	fi
-	kill -s TERM "$pid"
-	wait "$pid"
-	status=$?
-	exec 3>&-
-	killed_by TERM "$status" && absent
-}
-check "a SIGINT ignored when the writer started stays ignored (a script's background job)" ignored_stays_ignored
+check "a writer stopped by SIGINT, SIGQUIT, SIGTERM or SIGHUP dies at once; the next writer publishes, no -f" writer_stopped_by_signals
 
 reader_interrupted() {
 	for signal in INT TERM; do
@@ -191,38 +184,21 @@ reader_killed() {
 }
 check "a reader killed (SIGKILL) while printing: the kernel drops its lock, and the next reader prints it whole" reader_killed
 
-# shellcheck disable=SC2086 # RUN is a command line
-reader_catches_nothing() {
+# Crash-only: neither program installs a signal handler, nor ignores a
+# signal; every death is cleaned up by the next program.
+catches_nothing() {
 	need strace || return
-	[ -z "$RUN" ] || { skip "strace must see the reader itself, not $RUN"; return; }
+	[ -z "$RUN" ] || { skip "strace must see the programs themselves, not $RUN"; return; }
 	printf 'hello\n' >"$work/expected"
-	expect 0 writer -n "$seg" hello &&
-		expect 0 traced -f -o "$work/trace" -e trace=rt_sigaction,sigaction,signal "$READER" -n "$seg" &&
+	expect 0 traced -f -o "$work/writer_trace" -e trace=rt_sigaction,sigaction,signal "$WRITER" -n "$seg" hello &&
+		expect 0 traced -f -o "$work/reader_trace" -e trace=rt_sigaction,sigaction,signal "$READER" -n "$seg" &&
 		printed "$work/expected" || return 1
-	if grep -E 'SIG(INT|TERM|HUP|PIPE)' "$work/trace"; then
-		echo "the reader installs a handler for a signal above" && return 1
+	if grep -E 'SIG(INT|QUIT|TERM|HUP|PIPE|XFSZ)' "$work/writer_trace" "$work/reader_trace"; then
+		echo "a program sets the disposition of a signal above" && return 1
 	fi
 	absent
 }
-check "the reader installs no handler for SIGINT, SIGTERM, SIGHUP or SIGPIPE (strace)" reader_catches_nothing
-
-# A SIGINT that comes after the writer has caught it, then a SIGHUP that was
-# ignored when it started (nohup) and comes while the writer looks at it:
-# the SIGINT must not be forgotten (tests/sigaction_shim.c sends both).
-signals_asked_first() {
-	need "${CC:-cc}" || return
-	[ -z "$RUN" ] || { skip "LD_PRELOAD must reach the writer itself, not $RUN"; return; }
-	if grep -q -a __asan_init "$WRITER" || ! grep -q -a -e /ld-linux -e /ld-musl "$WRITER"; then
-		skip "LD_PRELOAD cannot come first in an ASan build, nor act on a static one"
-		return
-	fi
-	"${CC:-cc}" -shared -fPIC -o "$work/shim.so" tests/sigaction_shim.c -ldl || return 1
-	env --ignore-signal=HUP --default-signal=INT LD_PRELOAD="$work/shim.so" \
-		"$WRITER" -n "$seg" hello 2>"$work/err"
-	status=$?
-	killed_by INT "$status" && absent
-}
-check "a SIGINT is not lost to a SIGHUP ignored since the start (nohup) that comes while the writer looks" signals_asked_first
+check "neither program installs a handler for, or ignores, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGPIPE or SIGXFSZ" catches_nothing
 
 # --- The writer killed half way ----------------------------------------------
 
@@ -234,7 +210,7 @@ killed_writer() {
 	kill -KILL "$pid"
 	wait "$pid"
 	exec 3>&-
-	expect 1 reader -n "$seg" && said "abandoned by its writer, which stopped before" &&
+	expect 1 reader -n "$seg" && said "abandoned by its writer, which died before" && documented NAME &&
 		said "; removed it" && silent && absent &&
 		expect 0 writer -n "$seg" new message && expect 0 reader -n "$seg" &&
 		printf 'new message\n' >"$work/expected" && printed "$work/expected" && absent
@@ -248,35 +224,52 @@ reference_trace() {
 		reader -n "$seg" >/dev/null && [ -s "$work/trace" ]
 }
 
-# A writer killed by SIGKILL at any of its system calls, from the shm_open
-# on (the list comes from an strace of the writer itself): the next reader
-# prints the message, or removes what is left, and the next writer needs no
-# -f.  The killed writer runs under umask 0777, which must not leave its
-# owner a segment it cannot open: whatever is left has mode 0600.
+# killed_at NAME N: run the writer (message "hi") under umask 0777, killed
+# by SIGKILL on entering its Nth system call NAME; fail unless it was, and
+# unless what it left has mode 0600: the umask must not leave its owner a
+# segment it cannot open.
+killed_at() {
+	(umask 0777 && traced -o /dev/null -e inject="$1:signal=SIGKILL:when=$2" \
+		"$WRITER" -n "$seg" hi) 2>/dev/null
+	status=$?
+	mode=$(stat -c %a "$(seg_file)" 2>/dev/null) || mode=600 # none left: fine
+	killed_by KILL "$status" && [ "$mode" = 600 ] && return 0
+	echo "mode $mode"
+	return 1
+}
+
+# A writer killed by SIGKILL at each of its system calls in turn, from the
+# shm_open on (the list comes from an strace of the writer itself).  Then the
+# next writer publishes with no -f and no reader first: it removes what the
+# dead one left, unless that one had published its message, which stays
+# (File exists) for a reader.  Killed again at the same call, the next reader
+# prints that message, or removes what is left.
 killed_at_every_call() {
 	need strace || return
 	counted || return
 	reference_trace hi && calls_from_open "$work/trace" >"$work/calls" || return 1
 	[ "$(wc -l <"$work/calls")" -ge 8 ] || { echo "too few calls:" && cat "$work/trace" && return 1; }
 	printf 'again\n' >"$work/expected"
+	printf 'hi\n' >"$work/hi"
 	while read -r call n; do
-		(umask 0777 && traced -o /dev/null -e inject="$call:signal=SIGKILL:when=$n" \
-			"$WRITER" -n "$seg" hi) 2>/dev/null
-		status=$?
-		mode=$(stat -c %a "$(seg_file)" 2>/dev/null) || mode=600 # none left: fine
-		reader -n "$seg" >"$work/out" 2>"$work/err"
-		if ! { killed_by KILL "$status" && [ "$mode" = 600 ] && absent &&
-			{ grep -q -x hi "$work/out" || grep -q -e "No such file or directory" \
-				-e "empty and unlocked" -e "abandoned by its writer" "$work/err"; } &&
-			expect 0 writer -n "$seg" again && expect 0 reader -n "$seg" &&
-			printed "$work/expected"; }; then
-			echo "after a SIGKILL on entering $call (its call number $n), mode $mode; the reader said:"
-			cat "$work/err"
+		echo "killed on entering $call, its call number $n:"
+		killed_at "$call" "$n" || return 1
+		if ! writer -n "$seg" again 2>"$work/err"; then # only a published message stays
+			if ! { grep -q "File exists" "$work/err" && expect 0 reader -n "$seg" &&
+				printed "$work/hi" && expect 0 writer -n "$seg" again; }; then
+				echo "the next writer failed" && return 1
+			fi
+		fi
+		expect 0 reader -n "$seg" && printed "$work/expected" && absent && killed_at "$call" "$n" ||
 			return 1
+		reader -n "$seg" >"$work/out" 2>"$work/err"
+		if ! { absent && { cmp -s "$work/hi" "$work/out" || grep -q -e "No such file or directory" \
+			-e "empty and unlocked" -e "abandoned by its writer" "$work/err"; }; }; then
+			echo "the next reader said: $(cat "$work/err")" && return 1
 		fi
 	done <"$work/calls"
 }
-check "a writer killed (SIGKILL) at any of its system calls leaves nothing that needs -f" killed_at_every_call
+check "a writer killed (SIGKILL) at any of its system calls: the next writer publishes, no -f, no reader first" killed_at_every_call
 
 # A writer held just before its flock: a reader then finds an empty segment
 # with its lock free and removes it; the writer, once it has its lock, sees
@@ -293,6 +286,25 @@ held_before_lock() {
 		printed "$work/expected" && absent
 }
 check "a writer held before its lock while a reader removes its empty segment starts again and publishes" held_before_lock
+
+# A writer that finds a dead writer's segment at its name, held before it
+# takes that segment's lock, while the segment is moved away (mv) and a new
+# message published at the name: it must not remove the new one.  It looks
+# at the name again (the same inode) before it removes anything.
+held_before_takeover() {
+	need strace || return
+	expect 0 writer -n "$seg" -s 64 half && poke 0 '\000\000\000\000' || return 1 # a dead writer's
+	held_at_flock 1500000 "$WRITER" -n "$seg" first 2>"$work/writer_err"
+	if ! wait_for held_open; then
+		echo "the held writer never opened the dead segment" && return 1
+	fi
+	mv "$(seg_file)" "$(seg_file)_moved" && expect 0 writer -n "$seg" second || return 1
+	wait "$held"
+	status_is 1 $? "the held writer" && grep -q "shm_open $seg: File exists" "$work/writer_err" &&
+		expect 0 reader -n "$seg" && printf 'second\n' >"$work/expected" &&
+		printed "$work/expected"
+}
+check "a writer held before it takes over a dead segment that is then moved leaves the new message at the name" held_before_takeover
 
 # A reader that comes while the writer sets its segment up is told busy and
 # touches no page: the writer is held for 2 s on entering each of its calls
@@ -336,16 +348,14 @@ held_reader_finds_delivered() {
 	need strace || return
 	payload_segment || return 1
 	held_at_flock 2000000 "$READER" -n "$seg" >"$work/held_out" 2>"$work/held_err"
-	tracer=$held
-	if ! { wait_for child_of "$tracer" >/dev/null && held=$(child_of "$tracer") &&
-		wait_for has_open "$held"; }; then
+	if ! wait_for held_open; then
 		echo "the held reader never opened the segment" && return 1
 	fi
 	expect 0 reader -n "$seg" && printed "$work/payload" && absent || return 1
-	wait "$tracer"
+	wait "$held"
 	status_is 1 $? "the held reader" || return 1
 	cp "$work/held_err" "$work/err" && cp "$work/held_out" "$work/out" &&
-		said "already delivered by another reader" && silent
+		said "already delivered, or removed, by another program" && silent
 }
 check "a reader held before its lock while another prints and removes the message prints nothing" held_reader_finds_delivered
 
@@ -358,32 +368,9 @@ two_keep_readers() {
 }
 check "while one reader -k prints, a second reader -k prints the whole message too" two_keep_readers
 
-# A writer that waits for its lock (someone else took it between its
-# shm_open and its flock) ends at once when asked to stop, not when the
-# holder lets go, and removes its segment.
-stopped_while_waiting_for_lock() {
-	need strace || return
-	need flock || return
-	held_at_flock 1000000 "$WRITER" -n "$seg" hello 2>"$work/writer_err"
-	tracer=$held
-	wait_for [ -e "$(seg_file)" ] || { echo "the writer made no segment" && return 1; }
-	flock -o -x "$(seg_file)" sleep 60 & # -o: the lock stays with flock, not with sleep
-	holder=$!
-	if ! { pid=$(child_of "$tracer") && wait_for locked_by_someone && sleep 1.5 && sleeping "$pid"; }; then
-		echo "the writer never came to wait for the lock" && return 1
-	fi
-	kill -s TERM "$pid"
-	gone_within 3 "$pid" || return 1
-	wait "$tracer"
-	status=$?
-	kill "$holder"
-	killed_by TERM "$status" && absent
-}
-check "a writer waiting for a lock someone else holds ends at once on SIGTERM, and removes its segment" stopped_while_waiting_for_lock
-
-# A signal that comes just before the publishing store: the message is not
-# published, and the segment goes (SIGTERM on entering the mmap, the last
-# call before the store).
+# A writer killed just before the publishing store (SIGTERM on entering its
+# mmap, the last call before it) publishes nothing: the next reader finds
+# its segment abandoned, prints nothing, and removes it.
 stopped_before_publishing() {
 	need strace || return
 	counted || return
@@ -392,9 +379,10 @@ stopped_before_publishing() {
 	traced -o /dev/null -e inject="mmap:signal=SIGTERM:when=${mapping#mmap }" \
 		"$WRITER" -n "$seg" hello 2>"$work/err"
 	status=$?
-	killed_by TERM "$status" && absent
+	killed_by TERM "$status" && expect 1 reader -n "$seg" && said "abandoned by its writer" &&
+		silent && absent
 }
-check "a SIGTERM just before the publishing store: nothing is published, the segment is removed" stopped_before_publishing
+check "a writer killed just before the publishing store publishes nothing: the next reader removes it, prints nothing" stopped_before_publishing
 
 # writer.out -f landing before the writer has its lock: that writer starts
 # again, finds the name taken, and says File exists (exit 1).
@@ -496,7 +484,7 @@ no_lock_support() {
 		expect 0 without_lock "$READER" -n "$seg" && printed "$work/payload" && absent &&
 		expect 0 writer -n "$seg" -s 64 some message && poke 0 '\000\000\000\000' &&
 		expect 1 without_lock "$READER" -n "$seg" && said "not ready (a writer may still be" &&
-		silent && present && rm "$(seg_file)" && (umask 077 && : >"$(seg_file)") &&
+		documented NAME && silent && present && rm "$(seg_file)" && (umask 077 && : >"$(seg_file)") &&
 		expect 1 without_lock "$READER" -n "$seg" && said "not ready (a writer may still be" &&
 		silent && present
 }
@@ -520,24 +508,6 @@ lock_facts() {
 }
 check "a flock lasts while the segment is mapped after close(fd), and SIGKILL releases it" lock_facts
 
-# Standard input and output that a parent left non-blocking: a pipe that is
-# slow to fill or to drain makes read and write fail with EAGAIN, which must
-# not cut the message short.  tests/nonblock.c sets O_NONBLOCK, then runs the
-# program.
-# shellcheck disable=SC2086 # RUN is a command line; RT_LIB is empty or one word
-non_blocking_streams() {
-	need "${CC:-cc}" || return
-	"${CC:-cc}" -o "$work/nonblock" tests/nonblock.c || return 1
-	head -c 300000 /dev/urandom >"$work/payload"
-	{ sleep 1 && cat "$work/payload"; } | "$work/nonblock" $RUN "$WRITER" -n "$seg" -s 1M - \
-		>/dev/null 2>"$work/err" || { echo "the writer failed: $(cat "$work/err")" && return 1; }
-	"$work/nonblock" $RUN "$READER" -n "$seg" 2>"$work/err" </dev/null |
-		{ sleep 1 && cat >"$work/out"; }
-	[ ! -s "$work/err" ] || { echo "the reader said: $(cat "$work/err")" && return 1; }
-	printed "$work/payload" && absent
-}
-check "non-blocking standard input and output (O_NONBLOCK) still carry every byte, once" non_blocking_streams
-
 # --- Another user ------------------------------------------------------------
 
 # shellcheck disable=SC2086 # RUN is a command line
@@ -550,7 +520,7 @@ read_as_nobody() {
 		expect 1 as_nobody $RUN "$other/reader.out" -k -n "$seg" && said "Permission denied" &&
 		silent && present &&
 		expect 1 as_nobody $RUN "$other/writer.out" -f -n "$seg" theirs &&
-		said "shm_unlink $seg: " && said "(this name is not yours to create or remove" &&
+		said "shm_unlink $seg: " && said "(it may belong to another user" &&
 		present &&
 		expect 0 reader -n "$seg" && printed "$work/expected"
 }
@@ -566,6 +536,20 @@ planted_as_nobody() {
 		cmp "$work/before" "$(seg_file)" && [ "$(stat -c %U "$(seg_file)")" = nobody ]
 }
 check "a segment planted by another user is refused by the reader and not reused by the writer" planted_as_nobody
+
+# Another user's segment that looks abandoned (marked, still filling) and
+# that anyone may write (mode 0666): the next writer, root here, does not
+# take it over, nor remove it.  It is not ours to judge.
+abandoned_as_nobody() {
+	other_user_setup || return
+	# shellcheck disable=SC2016 # $1 is the inner shell's
+	expect 0 as_nobody "$other/writer.out" -n "$seg" -s 64 theirs &&
+		as_nobody sh -c 'printf "\000\000\000\000" | dd of="$1" conv=notrunc 2>/dev/null &&
+			chmod 666 "$1"' sh "$(seg_file)" && cp "$(seg_file)" "$work/before" &&
+		expect 1 writer -n "$seg" mine && said "File exists" &&
+		cmp "$work/before" "$(seg_file)" && [ "$(stat -c %U "$(seg_file)")" = nobody ]
+}
+check "another user's abandoned-looking segment, mode 0666, is not taken over by the next writer (run as nobody)" abandoned_as_nobody
 
 # Another user's segment is called that even while someone holds its lock:
 # nobody's writer waits for its input, holding the lock.
@@ -661,7 +645,7 @@ check "README.md's plain gcc commands build the pair, which runs on the default 
 stress() {
 	room=$((4096 - header)) # the default size less the header
 	cycle=0
-	while [ "$cycle" -lt 200 ]; do
+	while [ "$cycle" -lt "$(rounds 200)" ]; do
 		cycle=$((cycle + 1))
 		size=$(random_below $((room + 1)))
 		head -c "$size" /dev/urandom >"$work/payload"
@@ -673,7 +657,7 @@ stress() {
 		[ ! -e "$left" ] || { echo "left behind: $left" && return 1; }
 	done
 }
-check "200 write/read cycles of random sizes from 0 to the room come back byte for byte" stress
+check "200 write/read cycles (rounds) of random sizes from 0 to the room come back byte for byte" stress
 
 # --- Readers racing ----------------------------------------------------------
 
@@ -681,7 +665,7 @@ check "200 write/read cycles of random sizes from 0 to the room come back byte f
 # tries: race eight readers ten times.
 racing_readers() {
 	round=0
-	while [ "$round" -lt 10 ]; do
+	while [ "$round" -lt "$(rounds 10)" ]; do
 		round=$((round + 1))
 		payload_segment || return 1
 		for i in 1 2 3 4 5 6 7 8; do
@@ -695,7 +679,7 @@ racing_readers() {
 				whole=$((whole + 1))
 			elif [ "$status" -eq 1 ] && [ ! -s "$work/out$i" ] &&
 				grep -q -e "busy: a writer is still filling it" -e "No such file or directory" \
-					-e "already delivered by another reader" "$work/err$i"; then
+					-e "already delivered, or removed, by another program" "$work/err$i"; then
 				: # it lost the race: the winner held the lock, or had delivered and removed it
 			else
 				echo "round $round, reader $i: status $status, $(wc -c <"$work/out$i") bytes out"
@@ -708,7 +692,7 @@ racing_readers() {
 		fi
 	done
 }
-check "8 readers at once, 10 times: exactly one prints the message, whole; the others print nothing" racing_readers
+check "8 readers at once, 10 times (rounds): exactly one prints the message, whole; the others print nothing" racing_readers
 
 # Writers and readers looping on one name at once, each writer's messages
 # numbered: afterwards every message a writer reported as written (exit 0)

@@ -95,6 +95,17 @@ counted() {
 	skip "strace must count the program's own calls, not those of $RUN"
 }
 
+# held_open: true once the program that held_at_flock started ($held, from
+# strace's children: not the helper strace forks for a moment) has segment
+# $seg open; its process id is then in $tracee.
+held_open() {
+	# shellcheck disable=SC2013 # the file is one line of process ids
+	for tracee in $(cat "/proc/$held/task/$held/children" 2>/dev/null); do
+		[ "$(cat "/proc/$tracee/comm" 2>/dev/null)" != strace ] && has_open "$tracee" && return 0
+	done
+	return 1
+}
+
 # calls_from_open TRACE: the system calls in TRACE (strace -o, one process)
 # from the one that opens segment $seg on, before exit_group: a line "NAME N"
 # for each, the Nth call of that name since the program started, as strace's
