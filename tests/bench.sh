@@ -188,7 +188,7 @@ if command -v strace >/dev/null 2>&1; then
 	strace -o "$work/writer.trace" "$WRITER" -n "$seg"
 	strace -o "$work/reader.trace" "$READER" -n "$seg" >/dev/null
 	before_main=$(($(wc -l <"$work/empty.trace") - 2)) # less its exit_group and "+++ exited"
-	for program in writer:24 reader:16; do
+	for program in writer:18 reader:16; do
 		target=${program#*:}
 		program=${program%:*}
 		calls=$(($(wc -l <"$work/$program.trace") - 1 - before_main))

@@ -45,11 +45,11 @@ result() {
 step() {
 	text=$1
 	shift
-	if "$@" >build/step.log 2>&1; then
+	if "$@" >"$logs/step.log" 2>&1; then
 		result ok "$text"
 	else
 		result "not ok" "$text"
-		sed 's/^/#   /' build/step.log
+		sed 's/^/#   /' "$logs/step.log"
 		return 1
 	fi
 }
@@ -81,13 +81,13 @@ build() {
 suite() {
 	echo "# $2 against $1/${3:+ under $3}"
 	WRITER=$1/writer.out READER=$1/reader.out RUN=${3:-} sh "$2" |
-		tee build/suite.log | sed 's/^/    /'
+		tee "$logs/suite.log" | sed 's/^/    /'
 	tally "$2 against $1/"
 }
 
-# tally WHAT: add the counts on the last line of build/suite.log to ours.
+# tally WHAT: add the counts on the last line of "$logs/suite.log" to ours.
 tally() {
-	totals=$(tail -n 1 build/suite.log)
+	totals=$(tail -n 1 "$logs/suite.log")
 	case $totals in
 	[0-9]*" passed, "[0-9]*" failed"*) ;;
 	*)
@@ -108,7 +108,7 @@ tally() {
 # write their reports there too, wherever the checkout is.
 reports_dir() {
 	dir=$(mktemp -d /tmp/shm_demo_reports.XXXXXX) && chmod 1777 "$dir" &&
-		echo "$dir" >>build/temporary && echo "$dir"
+		echo "$dir" >>"$logs/temporary" && echo "$dir"
 }
 
 # no_reports DIR: fail if the sanitizers or valgrind left any report in DIR.
@@ -141,6 +141,27 @@ harness_limits() {
 	grep -q -x "not ok 1 - a case that hangs" build/hangs.log && grep -q "timed out" build/hangs.log &&
 		[ "$(tail -n 1 build/hangs.log)" = "0 passed, 1 failed" ] && [ -n "$tag" ] &&
 		[ -z "$(grep -l -z -x -F "SHM_DEMO_CASE=$tag" /proc/[0-9]*/environ 2>/dev/null)" ]
+}
+
+# Every message of docs/troubleshooting.md's table that a program prints (a
+# row that names writer.out, reader.out, live_writer.out or live_reader.out)
+# was seen, whole, in a run of this make check.
+all_documented() {
+	unseen=0
+	# shellcheck disable=SC2016 # the backquotes are the table's
+	sed -n 's/^| `\([^`]*\)` | .*/\1/p' docs/troubleshooting.md | grep -e '^writer\.out: ' -e '^reader\.out: ' -e '^live_writer\.out: ' \
+		-e '^live_reader\.out: ' >build/messages || return 1
+	while IFS= read -r message; do
+		grep -F -x -q -e "$message" "$DOCUMENTED" && continue
+		echo "no run showed: $message"
+		unseen=$((unseen + 1))
+	done <build/messages
+	echo "$(wc -l <build/messages) messages, $unseen not seen"
+	[ "$unseen" -eq 0 ]
+}
+
+part_documented() {
+	step "every message in docs/troubleshooting.md was shown by a run of make check" all_documented
 }
 
 part_faults() {
@@ -194,7 +215,7 @@ part_static() {
 	fi
 	if have clang-format; then
 		step "the C code is laid out as .clang-format says" clang-format --dry-run --Werror \
-			shared_mem_writer.c shared_mem_reader.c common.h tests/lock_holder.c tests/sigaction_shim.c
+			shared_mem_writer.c shared_mem_reader.c common.h tests/lock_holder.c
 	fi
 }
 
@@ -284,13 +305,13 @@ part_user() {
 	have setpriv || return
 	# nobody may not be able to enter this directory: give it a copy of its
 	# own under /tmp, and that copy as its TMPDIR too.
-	copy=$(mktemp -d /tmp/shm_demo_user.XXXXXX) && echo "$copy" >>build/temporary &&
-		mkdir -p "$copy/tests" && cp Makefile README.md ./*.c ./*.h "$copy" &&
+	copy=$(mktemp -d /tmp/shm_demo_user.XXXXXX) && echo "$copy" >>"$logs/temporary" &&
+		mkdir -p "$copy/tests" && cp -r Makefile README.md docs ./*.c ./*.h "$copy" &&
 		cp writer.out reader.out "$copy" && cp tests/*.sh tests/*.c "$copy/tests" &&
 		chown -R nobody "$copy" || return
 	echo "# tests/check.sh user, as nobody"
-	(cd "$copy" && TMPDIR=$copy setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" \
-		--clear-groups sh tests/check.sh user) | tee build/suite.log | sed 's/^/    /'
+	(cd "$copy" && unset DOCUMENTED && TMPDIR=$copy setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" \
+		--clear-groups sh tests/check.sh user) | tee "$logs/suite.log" | sed 's/^/    /'
 	tally "tests/check.sh user as nobody"
 }
 
@@ -308,7 +329,7 @@ clone_into() {
 # The cases that act as another user, run from a clone of the repository in
 # a directory that user cannot enter, as root's home often is: those of the
 # faults part and of the checkers that run them (whose reports must still
-# reach the check), then the user part.
+# reach the check).  The user part already runs from a copy under /tmp.
 part_clone() {
 	if [ "$(id -u)" -ne 0 ]; then
 		result skip "the clone part needs root, as every case run as another user does"
@@ -320,30 +341,53 @@ part_clone() {
 		result skip "not a git checkout, so there is nothing to clone"
 		return
 	fi
-	parent=$(mktemp -d) && echo "$parent" >>build/temporary && chmod 700 "$parent" || return
+	parent=$(mktemp -d) && echo "$parent" >>"$logs/temporary" && chmod 700 "$parent" || return
 	clone=$parent/shm-demo
 	step "a clone in a directory of mode 0700 ($parent) builds" clone_into "$clone" || return
 	echo "# tests/check.sh faults asan valgrind musl, the cases run as nobody, in $clone"
-	(cd "$clone" && ONLY='*_as_nobody' sh tests/check.sh faults asan valgrind musl) |
-		tee build/suite.log | sed 's/^/    /'
+	(cd "$clone" && unset DOCUMENTED && ONLY='*_as_nobody' sh tests/check.sh faults asan valgrind musl) |
+		tee "$logs/suite.log" | sed 's/^/    /'
 	tally "the cases run as nobody, in a clone"
-	echo "# tests/check.sh user, in $clone"
-	(cd "$clone" && sh tests/check.sh user) | tee build/suite.log | sed 's/^/    /'
-	tally "the user part, in a clone"
+}
+
+# lanes: run every part, in three lanes at once (the machine has two cores,
+# and most cases wait more than they work), each part in a process of its own
+# with its output in build/PART.log; then print the logs in order, and add
+# up each part's last line.  The bench, which measures, runs after them,
+# alone; the count of the troubleshooting messages seen comes last.
+lanes() {
+	DOCUMENTED=$PWD/build/documented.log && export DOCUMENTED && : >"$DOCUMENTED"
+	for lane in "valgrind static" "asan matrix" "faults musl user clone"; do
+		(for part in $lane; do sh tests/check.sh "$part" >"build/$part.log" 2>&1; done) &
+	done
+	wait
+	for part in faults asan valgrind static matrix musl user clone; do
+		echo "# --- $part (build/$part.log)"
+		sed 's/^/    /' "build/$part.log"
+		cp "build/$part.log" "$logs/suite.log" && tally "the $part part"
+	done
+	for part in bench documented; do
+		echo "# --- $part"
+		"part_$part"
+	done
 }
 
 # Run from the top of the repository, with the normal build made (make all).
 cd "$(dirname "$0")/.." || exit 1
 mkdir -p build
-# The directories made outside the checkout are listed in build/temporary.
-rm -f build/temporary
-trap '[ ! -f build/temporary ] || xargs rm -rf <build/temporary; rm -f build/temporary' EXIT
+# This run's own files (a part may run beside another): the logs of its steps
+# and suites, and the list of the directories it made outside the checkout.
+logs=$(mktemp -d "$PWD/build/run.XXXXXX") || exit 1
+trap '[ ! -f "$logs/temporary" ] || xargs rm -rf <"$logs/temporary"; rm -rf "$logs"' EXIT
 trap 'exit 1' HUP INT TERM
-[ "$1" = all ] && set -- faults asan valgrind static matrix musl user clone bench
-for part in "$@"; do
-	echo "# --- $part"
-	"part_$part"
-done
+if [ "$1" = all ]; then
+	lanes
+else
+	for part in "$@"; do
+		echo "# --- $part"
+		"part_$part"
+	done
+fi
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
 else
