@@ -103,6 +103,22 @@ default_name() {
 }
 check "without -n both programs use /shm_demo, and make run prints the default message" default_name
 
+# README.md's make basic and make live, which use the lessons' own names
+# (/shm_lesson_one, /shm_live), run as it says: lesson one's message, then
+# lesson two's three lines, in a private /dev/shm.
+make_lessons() {
+	[ -f Makefile ] || { skip "no Makefile in $PWD"; return; }
+	need make || return
+	cat >"$work/script" <<-'EOF'
+		make -s basic >"$work/out" 2>"$work/err" && make -s live >>"$work/out" 2>>"$work/err"
+	EOF
+	in_small_shm size=4M || return
+	printf 'Hello from lesson one!\n' >"$work/expected"
+	exited 0 && head -n 1 "$work/out" | cmp "$work/expected" - &&
+		[ "$(grep -c '^line [123], written at ' "$work/out")" -eq 3 ] && nothing_left
+}
+check "README.md's make basic and make live run: lesson one's message, then lesson two's three lines" make_lessons
+
 # --- Several programs at once -----------------------------------------------
 
 slow_reader() {
