@@ -1,6 +1,5 @@
-/* common.h - what shared_mem_writer.c and shared_mem_reader.c agree on: the
- * defaults, a segment's layout, how to tell what a segment holds, and the
- * helpers both need (and the headers both use), so that they cannot differ. */
+/* common.h - what shared_mem_writer.c and shared_mem_reader.c agree on: the defaults, a segment's
+ * layout, how to tell what a segment holds, and the helpers both need, so they cannot differ. */
 #ifndef SHM_DEMO_COMMON_H
 #define SHM_DEMO_COMMON_H
 
@@ -24,8 +23,7 @@
 #define SHM_SIZE            4096        /* default segment size in bytes (-s changes it) */
 #define SHM_DEFAULT_MESSAGE "Hello from the writer, through POSIX shared memory!"
 
-/* A segment's state: "filling" from the writer's first header, "ready" once
- * the message is complete, "delivered" once printed.  Changed only locked. */
+/* States, set only under the lock: filling, ready once complete, delivered once printed. */
 #define SHM_FILLING   0u          /* a writer is at work on it, or died at work */
 #define SHM_READY     0x52454459u /* "REDY" in ASCII: unlikely to be there by chance */
 #define SHM_DELIVERED 0x444F4E45u /* "DONE": printed; the name is about to go */
@@ -54,9 +52,8 @@ _Static_assert(sizeof(atomic_uint) == 4 && SHM_HEADER_SIZE == 16 && sizeof(struc
 #error "atomic_uint is not lock-free here, so it cannot be shared between processes"
 #endif
 
-/* What a program holding a segment's lock (nobody else is at work on it)
- * finds, from fstat and the header (NULL if none).  The first three need
- * nobody: whoever comes next removes them, the one clean-up after a death. */
+/* What a program holding a segment's lock finds, from fstat and the header (NULL if none).  The
+ * first three need nobody: whoever comes next removes them, the one clean-up after a death. */
 enum found {
 	EMPTY,     /* 0 bytes and owner-only: its writer died before its header */
 	ABANDONED, /* marked, still filling: its writer died at work */
@@ -69,12 +66,10 @@ enum found {
 
 static inline enum found classify(const struct stat *info, const struct header *header)
 {
-	if (header == NULL)
-		return S_ISREG(info->st_mode) && info->st_size == 0 &&
-		               (info->st_mode & (S_IRWXG | S_IRWXO)) == 0
-		           ? EMPTY
-		           : FOREIGN;
-	if (header->mark != SHM_MARK)
+	if (header == NULL && S_ISREG(info->st_mode) && info->st_size == 0 &&
+	    (info->st_mode & (S_IRWXG | S_IRWXO)) == 0)
+		return EMPTY;
+	if (header == NULL || header->mark != SHM_MARK)
 		return FOREIGN;
 	if (header->state == SHM_FILLING)
 		return ABANDONED;
@@ -91,8 +86,7 @@ static inline int abandoned(enum found found)
 	return found == EMPTY || found == ABANDONED || found == DELIVERED;
 }
 
-/* A name is "/" and a character or more, no other "/" (POSIX); on Linux, a
- * file in /dev/shm: NAME_MAX at most, not "/." or "/..".  NULL, or why not. */
+/* NULL if POSIX allows the name and Linux can make it a file in /dev/shm; else why not. */
 static inline const char *segment_name_problem(const char *name)
 {
 	if (name[0] != '/' || name[1] == '\0')
@@ -185,11 +179,10 @@ static inline void report(const char *step, const char *name, int error, const c
  * number, where its reads, output or messages would land: move it above. */
 static inline int above_standard_streams(int *fd)
 {
-	int high;
-
 	if (*fd > STDERR_FILENO)
 		return 0;
-	if ((high = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1)) == -1)
+	int high = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (high == -1)
 		return -1;
 	(void)close(*fd); /* 'high' is open on the same segment */
 	*fd = high;

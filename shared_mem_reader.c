@@ -22,9 +22,8 @@
 
 #define USAGE "reader.out [-k] [-n NAME]"
 
-/* On Linux anyone may plant a FIFO in /dev/shm, whose open would wait for
- * ever; O_NONBLOCK returns at once, and changes nothing for a segment.  POSIX
- * does not list it for shm_open, so only Linux gets it. */
+/* On Linux anyone may plant a FIFO in /dev/shm, whose open would wait for ever; O_NONBLOCK
+ * returns at once, and changes nothing for a segment.  POSIX does not list it for shm_open. */
 #ifdef __linux__
 #define NEVER_WAIT O_NONBLOCK
 #else
@@ -46,8 +45,7 @@ int main(int argc, char *argv[])
 
 	parse_options(argc, argv, &name, &keep);
 
-	/* 1. Open the segment, to read and to mark the message delivered (-k only
-	 *    reads).  NEVER_WAIT: a FIFO planted at the name must not hang us. */
+	/* 1. Open the segment, to read and to mark the message delivered (-k only reads). */
 	step = "shm_open";
 	fd = shm_open(name, (keep ? O_RDONLY : O_RDWR) | NEVER_WAIT, 0);
 	if (fd == -1)
@@ -135,8 +133,7 @@ fail:
 	return 1;
 }
 
-/* Read the command line; a usage error exits 2.  getopt(3)'s own messages are
- * off (opterr): ours are used. */
+/* Read the command line; a usage error exits 2.  getopt(3)'s messages are off: ours are used. */
 static void parse_options(int argc, char *argv[], const char **name, int *keep)
 {
 	const char *problem;
@@ -190,9 +187,8 @@ static int trusted(const char *name, const struct stat *info)
 	return 0;
 }
 
-/* Step 5: say what the segment holds instead of a message, and what became
- * of it.  Without the lock (where shared memory cannot be locked) nobody can
- * tell whether a writer is at work, and nothing was removed. */
+/* Step 5: say what the segment holds instead of a message, and what became of it.  Where shared
+ * memory cannot be locked, nobody can tell whether a writer is at work, and nothing was removed. */
 static void refuse(const char *name, enum found found, int locked, int keep, int named)
 {
 	static const char *const what[] = {

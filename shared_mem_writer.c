@@ -26,8 +26,7 @@
 
 #include "common.h"
 
-#define USAGE "writer.out [-f] [-n NAME] [-s SIZE] [MESSAGE... | -]"
-
+#define USAGE    "writer.out [-f] [-n NAME] [-s SIZE] [MESSAGE... | -]"
 #define ATTEMPTS 3 /* tries to make the segment: see steps 2 and 3 */
 
 struct options {
@@ -253,8 +252,7 @@ static int nobody_needs(const char *name, int fd)
 	return abandoned(found) && same_object(name, fd) == 1;
 }
 
-/* Step 4: the header, "filling" and marked, in one pwrite: from its first
- * byte the segment says whose it is.  Linux allows write on shared memory;
+/* Step 4: the header, "filling" and marked, in one pwrite.  Linux allows write on shared memory;
  * elsewhere the mark comes in step 8, and a death before needs -f. */
 static int write_header(int fd)
 {
@@ -287,9 +285,8 @@ static size_t join_words(char *dest, int count, char *words[])
 	return len;
 }
 
-/* Take the pages of bytes [offset, offset + len) now, so that touching them
- * cannot fail; 0, or -1 and errno.  Where that cannot be done (EINVAL, ENODEV,
- * EOPNOTSUPP; macOS), go on: a full /dev/shm can then end us with SIGBUS. */
+/* Reserve bytes [offset, offset + len) now, so that touching them cannot fail; 0, or -1 and errno.
+ * Where that cannot be done (macOS), go on: a full /dev/shm can then end us with SIGBUS. */
 static int reserve(int fd, size_t offset, size_t len)
 {
 #if defined(_POSIX_ADVISORY_INFO) && _POSIX_ADVISORY_INFO > 0
@@ -305,10 +302,9 @@ static int reserve(int fd, size_t offset, size_t len)
 #endif
 }
 
-/* Step 8 with "-": read standard input to its end straight into the message,
- * each 64 KiB piece reserved before read() writes into it (else EFAULT), and
- * halved, down to a page, to fit a nearly full /dev/shm.  One byte is read
- * aside first: only what came takes memory.  Says what failed; -1. */
+/* Step 8 with "-": read standard input to its end straight into the message, each 64 KiB piece
+ * reserved before read() fills it (else EFAULT), and halved, down to a page, to fit a nearly
+ * full /dev/shm.  One byte is read aside first: only what came takes memory.  -1, said why. */
 static int read_input(int fd, const char *name, char *message, size_t size, size_t *len)
 {
 	size_t room = size - SHM_HEADER_SIZE, page = (size_t)sysconf(_SC_PAGESIZE);
