@@ -358,11 +358,15 @@ part_clone() {
 lanes() {
 	DOCUMENTED=$PWD/build/documented.log && export DOCUMENTED && : >"$DOCUMENTED"
 	for lane in "valgrind static" "asan matrix" "faults musl user clone"; do
-		(for part in $lane; do sh tests/check.sh "$part" >"build/$part.log" 2>&1; done) &
+		(for part in $lane; do
+			start=$(date +%s)
+			sh tests/check.sh "$part" >"build/$part.log" 2>&1
+			echo $(($(date +%s) - start)) >"$logs/$part.seconds"
+		done) &
 	done
 	wait
 	for part in faults asan valgrind static matrix musl user clone; do
-		echo "# --- $part (build/$part.log)"
+		echo "# --- $part (build/$part.log, $(cat "$logs/$part.seconds") s)"
 		sed 's/^/    /' "build/$part.log"
 		cp "build/$part.log" "$logs/suite.log" && tally "the $part part"
 	done
