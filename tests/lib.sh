@@ -200,10 +200,20 @@ killed_by() {
 	return 1
 }
 
-# child_of PID: the process id of PID's first child (strace's tracee).
+# child_of PID: the process id of PID's first child.
 child_of() {
 	children=$(cat "/proc/$1/task/$1/children" 2>/dev/null) && [ -n "$children" ] &&
 		echo "${children%% *}"
+}
+
+# traced_child PID: the process that strace PID traces, once it runs: the
+# child of strace that is not strace (it forks a helper for a moment too).
+traced_child() {
+	# shellcheck disable=SC2013 # the file is one line of process ids
+	for child in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+		[ "$(cat "/proc/$child/comm" 2>/dev/null)" != strace ] && echo "$child" && return 0
+	done
+	return 1
 }
 
 # gone_within SECONDS PID: fail unless process PID has ended (and been

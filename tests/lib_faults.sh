@@ -95,15 +95,10 @@ counted() {
 	skip "strace must count the program's own calls, not those of $RUN"
 }
 
-# held_open: true once the program that held_at_flock started ($held, from
-# strace's children: not the helper strace forks for a moment) has segment
-# $seg open; its process id is then in $tracee.
+# held_open: true once the program that held_at_flock started (traced by
+# strace $held) has segment $seg open.
 held_open() {
-	# shellcheck disable=SC2013 # the file is one line of process ids
-	for tracee in $(cat "/proc/$held/task/$held/children" 2>/dev/null); do
-		[ "$(cat "/proc/$tracee/comm" 2>/dev/null)" != strace ] && has_open "$tracee" && return 0
-	done
-	return 1
+	tracee=$(traced_child "$held") && has_open "$tracee"
 }
 
 # calls_from_open TRACE: the system calls in TRACE (strace -o, one process)

@@ -61,14 +61,14 @@ start_live() {
 }
 
 # pid_of LABEL: the process id of the program started as LABEL, if it runs
-# now: below its timeout, and below env and strace when wrapped (strace
-# forks a helper too, which lives only a moment).  live_pid LABEL: the same,
-# once it runs.
+# now: below its timeout, and below env and strace when wrapped.  live_pid
+# LABEL: the same, once it runs.
 pid_of() {
 	eval "pid=\$$1_job"
 	for _ in 1 2 3 4; do
 		case $(cat "/proc/$pid/comm" 2>/dev/null) in
-		timeout | env | strace) pid=$(child_of "$pid") || return 1 ;;
+		timeout | env) pid=$(child_of "$pid") || return 1 ;;
+		strace) pid=$(traced_child "$pid") || return 1 ;;
 		*) break ;;
 		esac
 	done
