@@ -369,13 +369,15 @@ late_writer_settled() {
 check "a late writer and a late reader do not meet on their old object while a new writer waits at the name" live_late_pair
 
 # setup_calls ROLE: run live_ROLE under strace as the second of a pair, and
-# list its system calls from its open of the name to its letting SETUP go:
-# "NAME N" for each, the Nth call of that name, as strace's when=N counts.
+# list its system calls on the object (strace -P: a sanitizer's runtime makes
+# calls of its own, whose number may change from run to run) from its open of
+# the name to its letting SETUP go: "NAME N" for each, the Nth such call of
+# that name, as strace -P's when=N counts.
 setup_calls() {
 	partner=reader
 	[ "$1" = reader ] && partner=writer
 	printf 'data\n' >"$work/first_in" && start_live "$partner" first && waiting first || return 1
-	env "$no_leaks" strace -qq -o "$work/trace" "$work/live_$1.out" <"$work/first_in" \
+	env "$no_leaks" strace -qq -o "$work/trace" -P "$(seg_file)" "$work/live_$1.out" <"$work/first_in" \
 		>"$work/second_out" 2>"$work/second_err" && finished first 0 || return 1
 	awk -v path="\"$(seg_file)\"" '
 		/^(---|\+\+\+)/ { next }
@@ -386,7 +388,8 @@ setup_calls() {
 }
 
 # killed_in_setup ROLE: the second of a pair, live_ROLE, killed by SIGKILL on
-# entering each of its set-up calls in turn: the first either goes on
+# entering each of its set-up calls on the object in turn (its geteuid, which
+# names none, leaves what a kill at the lock after it leaves): the first either goes on
 # waiting at the name (the second died before it removed the name) and then
 # meets a new partner, or (after) says within 3 s that its partner died,
 # exit 1.  Never does it wait on a nameless object.
@@ -399,8 +402,8 @@ killed_in_setup() {
 		rm -f "$work/first_out" "$work/new_out"
 		start_live "$partner" first && waiting first || return 1
 		first_pid=$pid
-		env "$no_leaks" strace -qq -o /dev/null -e inject="$call:signal=SIGKILL:when=$n" \
-			"$work/live_$1.out" <"$work/first_in" >/dev/null 2>&1
+		env "$no_leaks" strace -qq -o /dev/null -P "$(seg_file)" \
+			-e inject="$call:signal=SIGKILL:when=$n" "$work/live_$1.out" <"$work/first_in" >/dev/null 2>&1
 		status=$?
 		killed_by KILL "$status" || { echo "live_$1 was not killed on entering $call ($n)" && return 1; }
 		if [ -e "$(seg_file)" ]; then
