@@ -69,6 +69,9 @@ pid_of() {
 		case $(cat "/proc/$pid/comm" 2>/dev/null) in
 		timeout | env) pid=$(child_of "$pid") || return 1 ;;
 		strace) pid=$(traced_child "$pid") || return 1 ;;
+		# The job's subshell, not yet turned into timeout: a kill now would
+		# reach timeout, and leave the program running.
+		sh | dash | bash) return 1 ;;
 		*) break ;;
 		esac
 	done
