@@ -20,10 +20,12 @@ failed=0
 skipped=0
 number=0
 
-# Every segment this run creates is named "/$prefix"_N: the process id keeps
-# two runs apart, and the clean-up removes only these.
-prefix="shm_demo_test_$$"
+# Every segment this run creates is named "/$prefix"_N, and the clean-up
+# removes only these.  The process id keeps two runs apart; the work
+# directory's random letters keep a run apart from one killed long ago with
+# the same id, which may have left a segment behind (ids come round again).
 work=$(mktemp -d "${TMPDIR:-/tmp}/shm_demo_test.XXXXXX") || exit 1
+prefix="shm_demo_test_$$_${work##*.}"
 other= # a directory for the runs as another user (faults.sh makes it, as root)
 
 cleanup() {
