@@ -13,11 +13,13 @@ WRITER=${WRITER:-./writer.out}
 READER=${READER:-./reader.out}
 ROUNDS=${ROUNDS:-11}
 
-prefix="shm_demo_bench_$$" # every segment and file made here starts with it
+work=$(mktemp -d "${TMPDIR:-/tmp}/shm_demo_bench.XXXXXX") || exit 1
+# Every segment and file made here starts with the prefix: the process id and
+# the work directory's random letters, since ids come round again.
+prefix="shm_demo_bench_$$_${work##*.}"
 seg="/${prefix}_seg"
 shm_file="/dev/shm/${prefix}_seg"
 data="/dev/shm/$prefix" # tmpfs files: payload, out, the copy cat makes
-work=$(mktemp -d "${TMPDIR:-/tmp}/shm_demo_bench.XXXXXX") || exit 1
 trap 'rm -rf "$work" /dev/shm/"$prefix"_*' EXIT
 trap 'exit 1' HUP INT TERM
 
