@@ -191,7 +191,17 @@ wait_for() {
 # sleeping PID: true once process PID waits in the kernel (state S), as a
 # program blocked on a pipe does.
 sleeping() {
-	[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 1)" = S ]
+	[ "$(state "$1")" = S ]
+}
+
+# state PID: the state letter of process PID (R, S, Z...), or nothing if
+# there is no such process.  running PID: true while it exists and is no
+# zombie.
+state() {
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c 1
+}
+running() {
+	letter=$(state "$1") && [ -n "$letter" ] && [ "$letter" != Z ]
 }
 
 # killed_by SIGNAL STATUS: fail unless STATUS is that of a process ended by
@@ -222,7 +232,7 @@ traced_child() {
 # waited for) within SECONDS.
 gone_within() {
 	tries=0
-	while kill -0 "$2" 2>/dev/null && [ "$(sed 's/.*) //' "/proc/$2/stat" | cut -c 1)" != Z ]; do
+	while running "$2"; do
 		tries=$((tries + 1))
 		[ "$tries" -le $(($1 * 10)) ] || { echo "process $2 still runs after $1 s" && return 1; }
 		sleep 0.1

@@ -84,7 +84,12 @@ live_pid() {
 # ended LABEL: true once the program started as LABEL has ended.
 ended() {
 	eval "pid=\$$1_job"
-	[ ! -e "/proc/$pid" ] || [ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -c 1)" = Z ]
+	! running "$pid"
+}
+
+# partner_of ROLE: the other role of the pair (reader for writer, and back).
+partner_of() {
+	if [ "$1" = writer ]; then echo reader; else echo writer; fi
 }
 
 # finished LABEL STATUS: wait for the program started as LABEL and fail
@@ -325,8 +330,7 @@ live_late_arrival() {
 	printf 'late\n' >"$work/late_in"
 	printf 'early\n' >"$work/early_writer_in"
 	for role in writer reader; do
-		partner=reader
-		[ "$role" = reader ] && partner=writer
+		partner=$(partner_of "$role")
 		rm -f "$work/late_out" "$work/early_reader_out" "$work/new_out"
 		held_after_open late "$role"
 		wait_for [ -e "$(seg_file)" ] || { echo "the late $role never opened the name" && return 1; }
@@ -377,8 +381,7 @@ check "a late writer and a late reader do not meet on their old object while a n
 # the name to its letting SETUP go: "NAME N" for each, the Nth such call of
 # that name, as strace -P's when=N counts.
 setup_calls() {
-	partner=reader
-	[ "$1" = reader ] && partner=writer
+	partner=$(partner_of "$1")
 	printf 'data\n' >"$work/first_in" && start_live "$partner" first && waiting first || return 1
 	env "$no_leaks" strace -qq -o "$work/trace" -P "$(seg_file)" "$work/live_$1.out" <"$work/first_in" \
 		>"$work/second_out" 2>"$work/second_err" && finished first 0 || return 1
@@ -391,20 +394,18 @@ setup_calls() {
 }
 
 # killed_in_setup ROLE: the second of a pair, live_ROLE, killed by SIGKILL on
-# entering each of its set-up calls on the object in turn (its geteuid, which
-# names none, leaves what a kill at the lock after it leaves): the first either goes on
-# waiting at the name (the second died before it removed the name) and then
-# meets a new partner, or (after) says within 3 s that its partner died,
-# exit 1.  Never does it wait on a nameless object.
+# entering each of its set-up calls on the object in turn (a call that names
+# none, geteuid, leaves what a kill at the lock after it leaves): the first
+# either goes on waiting at the name (the second died before it removed the
+# name) and then meets a new partner, or (after) says within 3 s that its
+# partner died, exit 1.  Never does it wait on a nameless object.
 killed_in_setup() {
-	partner=reader
-	[ "$1" = reader ] && partner=writer
+	partner=$(partner_of "$1")
 	setup_calls "$1" >"$work/calls" || return 1
 	[ "$(wc -l <"$work/calls")" -ge 10 ] || { echo "too few calls:" && cat "$work/trace" && return 1; }
 	while read -r call n; do
 		rm -f "$work/first_out" "$work/new_out"
-		start_live "$partner" first && waiting first || return 1
-		first_pid=$pid
+		start_live "$partner" first && waiting first && first_pid=$(live_pid first) || return 1
 		env "$no_leaks" strace -qq -o /dev/null -P "$(seg_file)" \
 			-e inject="$call:signal=SIGKILL:when=$n" "$work/live_$1.out" <"$work/first_in" >/dev/null 2>&1
 		status=$?
@@ -534,8 +535,7 @@ live_interrupted_wait() {
 	build_live || return
 	head -c 2000000 /dev/urandom >"$work/writer_in"
 	for first in writer reader; do
-		second=reader
-		[ "$first" = reader ] && second=writer
+		second=$(partner_of "$first")
 		live_wrap="env $no_leaks strace -qq -o /dev/null -e trace=futex,?futex_time64"
 		live_wrap="$live_wrap -e inject=futex,?futex_time64:error=EINTR:when=1..2"
 		start_live "$first"
@@ -747,8 +747,7 @@ live_built_differently() {
 		second=$work/other
 		[ "$first" = "$work/other" ] && second=$work
 		for role in writer reader; do
-			partner=reader
-			[ "$role" = reader ] && partner=writer
+			partner=$(partner_of "$role")
 			rm -f "$work/reader_out"
 			start_live "$role" "$role" "$first" && waiting "$role" || return 1
 			if ! { expect 1 timeout "${LIVE_LIMIT:-20}" "$second/live_$partner.out" <"$work/writer_in" &&
