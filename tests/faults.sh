@@ -262,11 +262,10 @@ killed_at() {
 # turn, from the shm_open to the close (the list comes from an strace of the
 # writer itself; its munmap, which names no segment, leaves what a kill at
 # the close after it leaves: a published message, locked by a dying
-# process).  Then the
-# next writer publishes with no -f and no reader first: it removes what the
-# dead one left, unless that one had published its message, which stays
-# (File exists) for a reader.  Killed again at the same call, the next reader
-# prints that message, or removes what is left.
+# process).  Then the next writer publishes with no -f and no reader first:
+# it removes what the dead one left, unless that one had published its
+# message, which stays (File exists) for a reader.  Killed again at the same
+# call, the next reader prints that message, or removes what is left.
 killed_at_every_call() {
 	need strace || return
 	counted || return
