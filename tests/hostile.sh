@@ -72,21 +72,27 @@ not_sanitized() {
 	skip "a sanitizer build cannot start under ulimit $2"
 }
 
-# starts_under LIMIT PROGRAM: true if PROGRAM -h runs under "ulimit LIMIT".
-# A build that cannot start there is a visible skip, also under CI, which
-# runs the case with the builds that can: a sanitizer build, and under
-# "ulimit -n 3" a dynamically linked one (the loader needs a descriptor to
-# load the C library; the musl part of make check links statically).  Any
-# other failure to start fails the case.
+# starts_under LIMIT: true if the reader, under its emulator if any, runs
+# -h under "ulimit LIMIT".  A build that cannot start there is a visible
+# skip, also under CI, which runs the case with the builds that can: a
+# sanitizer build, an emulator (which needs more of what the limit counts:
+# qemu-i386 reserves the whole 4 GiB), and under "ulimit -n 3" a dynamically
+# linked one (the loader needs a descriptor to load the C library; the musl
+# part of make check links statically).  Any other failure to start fails
+# the case.
 starts_under() {
-	not_sanitized "$2" "$1" || return
-	# shellcheck disable=SC2086 # $1 is an option and its value: two words
-	(ulimit $1 && exec "$2" -h) >/dev/null 2>"$work/start_err" && return 0
+	not_sanitized "$READER" "$1" || return
+	# shellcheck disable=SC2086 # $1 is an option and its value; READER_EMU is words
+	(ulimit $1 && exec $READER_EMU "$READER" -h) >/dev/null 2>"$work/start_err" && return 0
 	if grep -q -e "error while loading shared libraries" "$work/start_err"; then
-		skip "the dynamic loader cannot load $2 under ulimit $1 (only a static build gets to main)"
+		skip "the dynamic loader cannot load $READER under ulimit $1 (only a static build gets to main)"
 		return
 	fi
-	echo "$2 -h does not run under ulimit $1:"
+	if [ -n "$READER_EMU" ]; then
+		skip "$READER_EMU cannot start under ulimit $1: $(head -n 1 "$work/start_err")"
+		return
+	fi
+	echo "$READER -h does not run under ulimit $1:"
 	cat "$work/start_err"
 	return 1
 }
@@ -104,7 +110,7 @@ with_umask() (
 # shellcheck disable=SC2086 # RUN is a command line
 user_writer() {
 	if [ "$(id -u)" -eq 0 ]; then
-		as_nobody $RUN "$other/writer.out" "$@"
+		as_nobody $RUN $WRITER_EMU "$other/writer.out" "$@"
 	else
 		writer "$@"
 	fi
@@ -112,7 +118,7 @@ user_writer() {
 # shellcheck disable=SC2086
 user_reader() {
 	if [ "$(id -u)" -eq 0 ]; then
-		as_nobody $RUN "$other/reader.out" "$@"
+		as_nobody $RUN $READER_EMU "$other/reader.out" "$@"
 	else
 		reader "$@"
 	fi
@@ -138,7 +144,7 @@ in_readonly_shm() {
 	mount_namespace || return
 	rm -f "$work/status"
 	[ -f "$work/setup" ] || : >"$work/setup"
-	export WRITER READER RUN seg work
+	export WRITER READER RUN WRITER_EMU READER_EMU seg work
 	# shellcheck disable=SC2016,SC2086 # expanded by the inner shell; $ns is words
 	$ns sh -c '
 		step() {
@@ -175,15 +181,16 @@ ran() {
 # A writer that meets a file-size limit dies of SIGXFSZ (the header's
 # pwrite meets it first, on Linux): it leaves an empty owner-only segment,
 # which the next writer removes, then publishes, with no -f.  (No core.)
+# shellcheck disable=SC2086 # the emulators (WRITER_EMU, READER_EMU) are words
 file_size_limit() {
 	# shellcheck disable=SC3045 # not in POSIX, but in dash, bash and busybox sh
 	ulimit -c 0
 	printf 'some input\n' >"$work/input"
 	for input in words stdin; do
 		if [ "$input" = words ]; then
-			limited "-f 0" XFSZ "$WRITER" -n "$seg" hello </dev/null
+			limited "-f 0" XFSZ $WRITER_EMU "$WRITER" -n "$seg" hello </dev/null
 		else
-			limited "-f 0" XFSZ "$WRITER" -n "$seg" - <"$work/input"
+			limited "-f 0" XFSZ $WRITER_EMU "$WRITER" -n "$seg" - <"$work/input"
 		fi || return 1
 		if ! { present && expect 0 writer -n "$seg" hello &&
 			expect 0 reader -n "$seg" && printf 'hello\n' >"$work/expected" &&
@@ -243,8 +250,8 @@ check "under umask 0377 or 0777 a user's segment is 0600, and that user reads it
 default_acl_mode() {
 	need setfacl || return
 	cat >"$work/script" <<-'EOF'
-		setfacl -d -m u::rw,g::rw,o::rw /dev/shm && $RUN "$WRITER" -n "$seg" hi 2>"$work/err" &&
-			stat -c %a "/dev/shm/${seg#/}" >"$work/out" && $RUN "$READER" -n "$seg" >/dev/null 2>&1
+		setfacl -d -m u::rw,g::rw,o::rw /dev/shm && $RUN $WRITER_EMU "$WRITER" -n "$seg" hi 2>"$work/err" &&
+			stat -c %a "/dev/shm/${seg#/}" >"$work/out" && $RUN $READER_EMU "$READER" -n "$seg" >/dev/null 2>&1
 	EOF
 	in_small_shm size=1M || return
 	exited 0 && echo 600 >"$work/expected" && printed "$work/expected" && nothing_left
@@ -256,9 +263,10 @@ check "with a default ACL on /dev/shm that lets everyone write, the segment is s
 # The writer has 0, 1 and 2 open, and its segment takes the fourth and last
 # descriptor that "ulimit -n 4" allows: failing, it must remove its segment
 # with none to spare (the name check asks lstat, with no descriptor).
+# shellcheck disable=SC2086 # the emulators (WRITER_EMU, READER_EMU) are words
 few_descriptors() {
 	bytes 100 >"$work/long" # too long for a 64-byte segment, which holds 48
-	limited "-n 4" 1 "$WRITER" -n "$seg" -s 64 - <"$work/long" && said "longer than" &&
+	limited "-n 4" 1 $WRITER_EMU "$WRITER" -n "$seg" -s 64 - <"$work/long" && said "longer than" &&
 		absent && no_emfile
 }
 check "under ulimit -n 4 a failing writer still removes its segment" few_descriptors
@@ -271,8 +279,8 @@ check "under ulimit -n 4 a failing writer still removes its segment" few_descrip
 large_input_small_shm() {
 	head -c 600000 /dev/urandom >"$work/payload"
 	cat >"$work/script" <<-'EOF'
-		$RUN "$WRITER" -n "$seg" -s 1G - <"$work/payload" 2>"$work/err" &&
-			$RUN "$READER" -n "$seg" >"$work/out" 2>>"$work/err"
+		$RUN $WRITER_EMU "$WRITER" -n "$seg" -s 1G - <"$work/payload" 2>"$work/err" &&
+			$RUN $READER_EMU "$READER" -n "$seg" >"$work/out" 2>>"$work/err"
 	EOF
 	in_small_shm size=1M || return
 	exited 0 && printed "$work/payload" && nothing_left
@@ -292,13 +300,13 @@ full_at_any_point() {
 			head -c $((1048576 - free * page)) /dev/zero >/dev/shm/filler 2>/dev/null
 			for input in words stdin; do
 				if [ "$input" = words ]; then
-					$RUN "$WRITER" -n "$seg" -s 64K "$(cat "$work/payload")" 2>/dev/null
+					$RUN $WRITER_EMU "$WRITER" -n "$seg" -s 64K "$(cat "$work/payload")" 2>/dev/null
 				else
-					$RUN "$WRITER" -n "$seg" -s 64K - <"$work/payload" 2>/dev/null
+					$RUN $WRITER_EMU "$WRITER" -n "$seg" -s 64K - <"$work/payload" 2>/dev/null
 				fi
 				status=$?
 				if [ "$status" -eq 0 ]; then # it fitted: the message is whole
-					$RUN "$READER" -n "$seg" | wc -c >"$work/count"
+					$RUN $READER_EMU "$READER" -n "$seg" | wc -c >"$work/count"
 					[ "$(cat "$work/count")" -eq $((20000 + $([ "$input" = words ] && echo 1 || echo 0))) ] ||
 						status=2
 				fi
@@ -321,7 +329,7 @@ no_inode_left() {
 	cat >"$work/script" <<-'EOF'
 		i=0
 		while touch "/dev/shm/filler$i" 2>/dev/null; do i=$((i + 1)); done
-		$RUN "$WRITER" -n "$seg" hi >"$work/out" 2>"$work/err"
+		$RUN $WRITER_EMU "$WRITER" -n "$seg" hi >"$work/out" 2>"$work/err"
 		status=$?
 		rm -f /dev/shm/filler*
 		return "$status"
@@ -336,7 +344,7 @@ check "when /dev/shm has no inode left the writer says it can hold no more files
 
 readonly_write() {
 	cat >"$work/script" <<-'EOF'
-		step 1 $RUN "$WRITER" -n "$seg" hi
+		step 1 $RUN $WRITER_EMU "$WRITER" -n "$seg" hi
 	EOF
 	in_readonly_shm || return
 	ran 1 1 && said "Read-only file system" && unsaid "remove it" && unsaid "another user" &&
@@ -347,12 +355,12 @@ check "on a read-only /dev/shm the writer says Read-only file system, exit 1, an
 readonly_segment() {
 	printf 'written before\n' >"$work/expected"
 	cat >"$work/setup" <<-'EOF'
-		step 0 $RUN "$WRITER" -n "$seg" written before
+		step 0 $RUN $WRITER_EMU "$WRITER" -n "$seg" written before
 	EOF
 	cat >"$work/script" <<-'EOF'
-		step 1 $RUN "$WRITER" -f -n "$seg" x
-		step 2 $RUN "$READER" -n "$seg"
-		step 3 $RUN "$READER" -k -n "$seg"
+		step 1 $RUN $WRITER_EMU "$WRITER" -f -n "$seg" x
+		step 2 $RUN $READER_EMU "$READER" -n "$seg"
+		step 3 $RUN $READER_EMU "$READER" -k -n "$seg"
 	EOF
 	in_readonly_shm || return
 	if ! ran 0 0; then
@@ -375,11 +383,12 @@ check "a segment on a read-only /dev/shm: writer -f and reader fail with Read-on
 # --- Out of descriptors, out of address space ----------------------------------
 
 # With 0, 1 and 2 open, "ulimit -n 3" leaves no descriptor for the segment.
+# shellcheck disable=SC2086 # the emulators (WRITER_EMU, READER_EMU) are words
 out_of_descriptors() {
 	printf 'a whole message\n' >"$work/expected"
 	expect 0 writer -n "$seg" a whole message || return 1
-	starts_under "-n 3" "$READER" || return
-	limited "-n 3" 1 "$READER" -n "$seg" &&
+	starts_under "-n 3" || return
+	limited "-n 3" 1 $READER_EMU "$READER" -n "$seg" &&
 		said_either "shm_open $seg: Too many open files" "shm_open $seg: No file descriptors available" &&
 		unsaid "remove it" && silent && present &&
 		expect 0 reader -n "$seg" && printed "$work/expected" && absent
@@ -396,7 +405,8 @@ no_room_above_standard_streams() {
 	printf 'a whole message\n' >"$work/expected"
 	expect 0 writer -n "$seg" a whole message || return 1
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	timeout 60 sh -c 'exec 0<&-; ulimit -n 3; exec "$0" -n "$1"' "$READER" "$seg" \
+	# shellcheck disable=SC2086 # READER_EMU is words
+	timeout 60 sh -c 'exec 0<&-; ulimit -n 3; exec "$@"' sh $READER_EMU "$READER" -n "$seg" \
 		>"$work/out" 2>"$work/err"
 	status_is 1 $? "the reader under ulimit -n 3" && silent && said "fcntl $seg: " && present &&
 		expect 0 reader -n "$seg" && printed "$work/expected" && absent
@@ -405,11 +415,12 @@ check "with stdin closed under ulimit -n 3 the reader cannot move its segment ab
 
 # 200000 KiB of address space: enough to start, not to map a message of
 # 300 MiB (the length of a short one made larger: the segment is sparse).
+# shellcheck disable=SC2086 # the emulators (WRITER_EMU, READER_EMU) are words
 out_of_address_space() {
 	printf 'hi\n' >"$work/expected"
 	expect 0 writer -n "$seg" -s 1G hi || return 1
-	starts_under "-v 200000" "$READER" || return
-	put_length 314572800 && limited "-v 200000" 1 "$READER" -n "$seg" &&
+	starts_under "-v 200000" || return
+	put_length 314572800 && limited "-v 200000" 1 $READER_EMU "$READER" -n "$seg" &&
 		said_either "mmap $seg: Cannot allocate memory" "mmap $seg: Out of memory" &&
 		silent && present && put_length 3 && expect 0 reader -n "$seg" &&
 		printed "$work/expected" && absent

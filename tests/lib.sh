@@ -4,16 +4,26 @@
 #
 # Environment:
 #   WRITER, READER  the programs under test (default ./writer.out, ./reader.out)
-#   RUN             a prefix for every run of them, e.g. a valgrind command line
+#   RUN             a checker put before every run of them: a valgrind command line
+#   EMU             the emulator of the build under test, before every program
+#                   it made (the lessons built with CC too): "qemu-aarch64 -L
+#                   /usr/aarch64-linux-gnu" for an arm64 build; empty: native
+#   WRITER_EMU, READER_EMU  each program's own, where a pair is mixed (a 32-bit
+#                   writer with a 64-bit reader); default EMU
 #   CI              when "true", a case skipped for a missing tool fails instead
 #   ONLY            a shell pattern: run only the cases whose function name
 #                   matches it (e.g. '*_as_nobody'); the others are not counted
 #   LIMIT           how many seconds a case may run (default 120): one that
 #                   runs longer is stopped, with all it started, and fails
+#   SKIPPED         a file: the function name of every case that skips is
+#                   added to it (make check holds the emulated parts to a list)
 
 WRITER=${WRITER:-./writer.out}
 READER=${READER:-./reader.out}
 RUN=${RUN:-}
+EMU=${EMU:-}
+WRITER_EMU=${WRITER_EMU-$EMU}
+READER_EMU=${READER_EMU-$EMU}
 
 passed=0
 failed=0
@@ -84,11 +94,27 @@ put_marker() {
 # shellcheck disable=SC2034 # used by the scripts that source this file
 no_leaks="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
-# writer ARGS... / reader ARGS...: run a program under test.
-# shellcheck disable=SC2086 # RUN is a command line: split it into words
-writer() { $RUN "$WRITER" "$@"; }
+# writer ARGS... / reader ARGS...: run a program under test, under its
+# emulator if any, and the checker if any.  bare_writer / bare_reader: under
+# its emulator alone, for the cases a checker would change (it opens files of
+# its own, on the numbers a case leaves closed, and needs more descriptors
+# and address space than a limit leaves).
+# shellcheck disable=SC2086 # RUN and the emulators are command lines: split them into words
+writer() { $RUN $WRITER_EMU "$WRITER" "$@"; }
 # shellcheck disable=SC2086
-reader() { $RUN "$READER" "$@"; }
+reader() { $RUN $READER_EMU "$READER" "$@"; }
+# shellcheck disable=SC2086
+bare_writer() { $WRITER_EMU "$WRITER" "$@"; }
+# shellcheck disable=SC2086
+bare_reader() { $READER_EMU "$READER" "$@"; }
+
+# native REASON: skip the case, visibly, when a program runs under an
+# emulator, where it cannot mean the same (strace would act on the emulator,
+# a limit would bind the emulator too); the native builds run it.
+native() {
+	[ -z "$EMU$WRITER_EMU$READER_EMU" ] && return 0
+	skip "not under an emulator: $1"
+}
 
 # rounds N: how many times a case repeats its runs: N, or a tenth of N (3 at
 # least) when $RUN puts a checker such as valgrind in front of every run,
@@ -136,6 +162,7 @@ check() {
 	elif [ "$status" -eq 77 ]; then
 		skipped=$((skipped + 1))
 		echo "skip $number - $1: $(cat "$work/skip")"
+		[ -z "${SKIPPED:-}" ] || echo "$2" >>"$SKIPPED"
 	else
 		failed=$((failed + 1))
 		echo "not ok $number - $1"

@@ -29,7 +29,7 @@ payload_segment() {
 # shellcheck disable=SC2086 # RUN is a command line
 start_slow_reader() {
 	rm -f "$work/pipe" && mkfifo "$work/pipe" || return 1
-	(exec env --default-signal=INT $RUN "$READER" -n "$seg" "$@" >"$work/pipe" 2>"$work/slow_err") &
+	(exec env --default-signal=INT $RUN $READER_EMU "$READER" -n "$seg" "$@" >"$work/pipe" 2>"$work/slow_err") &
 	slow=$!
 	exec 4<"$work/pipe"
 	dd bs=1 count=1 <&4 >"$work/slow_out" 2>/dev/null && wait_for sleeping "$slow"
@@ -55,10 +55,10 @@ start_writer() {
 	shift
 	rm -f "$work/input" && mkfifo "$work/input" || return 1
 	if [ "$sigint" = default ]; then
-		(exec env --default-signal=INT,QUIT $RUN "$WRITER" -n "$seg" "$@" \
+		(exec env --default-signal=INT,QUIT $RUN $WRITER_EMU "$WRITER" -n "$seg" "$@" \
 			<"$work/input" 2>"$work/writer_err") &
 	else
-		(exec $RUN "$WRITER" -n "$seg" "$@" <"$work/input" 2>"$work/writer_err") &
+		(exec $RUN $WRITER_EMU "$WRITER" -n "$seg" "$@" <"$work/input" 2>"$work/writer_err") &
 	fi
 	pid=$!
 	exec 3>"$work/input"
@@ -87,12 +87,13 @@ held_at_flock() {
 	held=$!
 }
 
-# counted: skip the case when $RUN wraps the programs.  strace's when=N counts
-# a program's own calls of one kind, which a wrapper such as valgrind makes
-# more of; the plain, ASan and musl builds run the case.
+# counted: skip the case when $RUN wraps the programs, or an emulator runs
+# them.  strace's when=N counts a program's own calls of one kind, which a
+# wrapper such as valgrind makes more of, and an emulator makes in its own
+# way; the native plain, ASan and musl builds run the case.
 counted() {
-	[ -z "$RUN" ] && return 0
-	skip "strace must count the program's own calls, not those of $RUN"
+	[ -z "$RUN" ] || { skip "strace must count the program's own calls, not those of $RUN"; return; }
+	native "strace would count the emulator's calls, not the program's"
 }
 
 # held_open: true once the program that held_at_flock started (traced by
@@ -165,7 +166,7 @@ mount_namespace() {
 in_small_shm() {
 	mount_namespace || return
 	options=$1
-	export WRITER READER RUN seg work options
+	export WRITER READER RUN WRITER_EMU READER_EMU seg work options
 	# shellcheck disable=SC2016,SC2086 # expanded by the inner shell; $ns is words
 	$ns sh -c '
 		mount -t tmpfs -o "$options" tmpfs /dev/shm || exit 3
@@ -207,10 +208,11 @@ if [ "$(id -u)" -eq 0 ] && other=$(mktemp -d /tmp/shm_demo_other.XXXXXX); then
 fi
 
 # other_user_setup: skip unless root, and unless nobody can run the copies.
+# shellcheck disable=SC2086 # the emulators (WRITER_EMU, READER_EMU) are words
 other_user_setup() {
 	[ "$(id -u)" -eq 0 ] || { skip "needs root to act as another user"; return; }
 	need setpriv || return
-	[ -n "$other" ] && as_nobody "$other/writer.out" -h >/dev/null 2>&1 && return 0
+	[ -n "$other" ] && as_nobody $WRITER_EMU "$other/writer.out" -h >/dev/null 2>&1 && return 0
 	if [ "${CI:-}" = true ]; then
 		echo "nobody cannot run the programs copied to ${other:-/tmp}, and CI must run this case"
 		return 1
