@@ -48,16 +48,27 @@ build_live() {
 # a reader's standard output is $work/LABEL_out.  The timeout's process id
 # goes to $LABEL_job (live_pid LABEL gives the program's).  $live_wrap, if
 # set, is a command put before the program (strace).
-# shellcheck disable=SC2086 # RUN and live_wrap are command lines
+# shellcheck disable=SC2086,SC2046 # RUN, live_wrap and the emulator are command lines
 start_live() {
 	label=${2:-$1}
 	in=/dev/null
 	out=/dev/null
 	[ -e "$work/${label}_in" ] && in=$work/${label}_in
 	[ "$1" = reader ] && out=$work/${label}_out
-	(exec timeout "${LIVE_LIMIT:-20}" ${live_wrap:-} $RUN "${3:-$work}/live_$1.out" <"$in" >"$out" \
+	(exec timeout "${LIVE_LIMIT:-20}" ${live_wrap:-} $RUN $(live_emu "${3:-$work}") "${3:-$work}/live_$1.out" <"$in" >"$out" \
 		2>"$work/${label}_err") &
 	eval "${label}_job=\$!"
+}
+
+# live_emu DIR: the emulator of the pair built into DIR: $LIVE_OTHER_EMU for
+# $work/other (LIVE_OTHER's build), $LIVE_PEER_EMU for $work/peer
+# (LIVE_PEER's), $EMU for this build.
+live_emu() {
+	case $1 in
+	"$work/other") echo "${LIVE_OTHER_EMU:-}" ;;
+	"$work/peer") echo "${LIVE_PEER_EMU:-}" ;;
+	*) echo "$EMU" ;;
+	esac
 }
 
 # pid_of LABEL: the process id of the program started as LABEL, if it runs
@@ -155,6 +166,14 @@ straced() {
 	need strace || return
 	[ -z "$RUN" ] && return 0
 	skip "strace must act on the program itself, not on $RUN"
+}
+
+# numbered: straced, and skip the case under an emulator too: it steers a
+# call by its number (strace's when=N), and an emulator makes its calls in its
+# own way.  Those that hold a call by its name run under one.
+numbered() {
+	straced || return
+	native "strace's when=N would count the emulator's calls, not the program's"
 }
 
 live_builds() {
@@ -296,11 +315,11 @@ live_seconds_refused() {
 	build_live || return
 	head -c 300000 /dev/urandom >"$work/writer_in"
 	start_live writer && waiting writer || return 1
-	expect 1 timeout "${LIVE_LIMIT:-20}" $RUN "$work/live_writer.out" </dev/null &&
+	expect 1 timeout "${LIVE_LIMIT:-20}" $RUN $EMU "$work/live_writer.out" </dev/null &&
 		documented /shm_live && start_live reader && finished reader 0 &&
 		finished writer 0 && cmp "$work/writer_in" "$work/reader_out" && absent || return 1
 	start_live reader && waiting reader || return 1
-	expect 1 timeout "${LIVE_LIMIT:-20}" $RUN "$work/live_reader.out" && silent &&
+	expect 1 timeout "${LIVE_LIMIT:-20}" $RUN $EMU "$work/live_reader.out" && silent &&
 		said "another live_reader waits there for its partner" && start_live writer &&
 		finished writer 0 && finished reader 0 && cmp "$work/writer_in" "$work/reader_out" && absent
 }
@@ -426,12 +445,12 @@ killed_in_setup() {
 	done <"$work/calls"
 }
 live_reader_killed_in_setup() {
-	straced || return
+	numbered || return
 	build_live && killed_in_setup reader
 }
 check "a second reader killed at each of its set-up calls: the writer meets a new one, or says within 3 s that it died" live_reader_killed_in_setup
 live_writer_killed_in_setup() {
-	straced || return
+	numbered || return
 	build_live && killed_in_setup writer
 }
 check "a second writer killed at each of its set-up calls: the reader meets a new one, or says within 3 s that it died" live_writer_killed_in_setup
@@ -446,7 +465,7 @@ check "a second writer killed at each of its set-up calls: the reader meets a ne
 # read as input and printed.
 live_closed_input() {
 	build_live && start_live reader && waiting reader || return 1
-	(exec timeout "${LIVE_LIMIT:-20}" "$work/live_writer.out" <&- 2>"$work/writer_err") &
+	(exec timeout "${LIVE_LIMIT:-20}" $EMU "$work/live_writer.out" <&- 2>"$work/writer_err") &
 	writer_job=$!
 	finished writer 1 && complained writer "read standard input: Bad file descriptor" &&
 		finished reader 1 && complained reader "the writer has died" && [ ! -s "$work/reader_out" ] &&
@@ -460,19 +479,19 @@ check "live_writer with standard input closed fails to read (exit 1), the reader
 live_closed_error() {
 	build_live || return
 	head -c 300000 /dev/urandom >"$work/writer_in"
-	(exec timeout "${LIVE_LIMIT:-20}" "$work/live_writer.out" <"$work/writer_in" >&- 2>"$work/writer_err") &
+	(exec timeout "${LIVE_LIMIT:-20}" $EMU "$work/live_writer.out" <"$work/writer_in" >&- 2>"$work/writer_err") &
 	writer_job=$!
 	waiting writer || return 1
-	timeout "${LIVE_LIMIT:-20}" "$work/live_writer.out" </dev/null 2>&-
+	timeout "${LIVE_LIMIT:-20}" $EMU "$work/live_writer.out" </dev/null 2>&-
 	status_is 1 $? "a second live_writer with standard error closed" || return 1
-	(exec timeout "${LIVE_LIMIT:-20}" "$work/live_reader.out" <&- >"$work/reader_out" 2>"$work/reader_err") &
+	(exec timeout "${LIVE_LIMIT:-20}" $EMU "$work/live_reader.out" <&- >"$work/reader_out" 2>"$work/reader_err") &
 	reader_job=$!
 	finished reader 0 && finished writer 0 && cmp "$work/writer_in" "$work/reader_out" || return 1
 	: >"$work/writer_in"
-	(exec timeout "${LIVE_LIMIT:-20}" "$work/live_reader.out" <&- >"$work/reader_out" 2>"$work/reader_err") &
+	(exec timeout "${LIVE_LIMIT:-20}" $EMU "$work/live_reader.out" <&- >"$work/reader_out" 2>"$work/reader_err") &
 	reader_job=$!
 	waiting reader || return 1
-	timeout "${LIVE_LIMIT:-20}" "$work/live_reader.out" >/dev/null 2>&-
+	timeout "${LIVE_LIMIT:-20}" $EMU "$work/live_reader.out" >/dev/null 2>&-
 	status_is 1 $? "a second live_reader with standard error closed" || return 1
 	start_live writer && finished writer 0 && finished reader 0 && [ ! -s "$work/reader_out" ] &&
 		absent
@@ -494,7 +513,7 @@ live_not_an_object() {
 			mkdir "$(seg_file)" && what="shm_open $seg: "
 		fi || return 1
 		for role in writer reader; do
-			if ! { expect 1 timeout 10 $RUN "$work/live_$role.out" </dev/null && silent &&
+			if ! { expect 1 timeout 10 $RUN $EMU "$work/live_$role.out" </dev/null && silent &&
 				said "$what" && [ -e "$(seg_file)" ]; }; then
 				echo "live_$role with a $kind at the name" && return 1
 			fi
@@ -517,7 +536,7 @@ live_foreign_object_as_nobody() {
 		sh -c 'umask 0 && : >"$1"' sh "$(seg_file)" || return 1
 	printf 'secret\n' >"$work/writer_in"
 	for role in writer reader; do
-		if ! { expect 1 timeout 10 $RUN "$work/live_$role.out" <"$work/writer_in" &&
+		if ! { expect 1 timeout 10 $RUN $EMU "$work/live_$role.out" <"$work/writer_in" &&
 			{ said "not a shared-memory object of yours" || said "Permission denied"; } &&
 			[ "$(stat -c %s:%U "$(seg_file)")" = 0:nobody ]; }; then
 			echo "live_$role and nobody's object" && return 1
@@ -559,10 +578,10 @@ live_output_fails() {
 	for output in closed full; do
 		printf 'data\n' >"$work/writer_in" && start_live writer && waiting writer || return 1
 		if [ "$output" = closed ]; then
-			(exec timeout "${LIVE_LIMIT:-20}" "$work/live_reader.out" >&- 2>"$work/reader_err") &
+			(exec timeout "${LIVE_LIMIT:-20}" $EMU "$work/live_reader.out" >&- 2>"$work/reader_err") &
 			reason="Bad file descriptor"
 		else
-			(exec timeout "${LIVE_LIMIT:-20}" $RUN "$work/live_reader.out" >/dev/full 2>"$work/reader_err") &
+			(exec timeout "${LIVE_LIMIT:-20}" $RUN $EMU "$work/live_reader.out" >/dev/full 2>"$work/reader_err") &
 			reason="No space left on device"
 		fi
 		reader_job=$!
@@ -581,7 +600,7 @@ check "a reader whose output is closed or full (> /dev/full) exits 1, and the wr
 # its input ended (its number from an strace of the writer), and the FIFO is
 # drained meanwhile.
 live_reader_ends_as_writer_looks() {
-	straced || return
+	numbered || return
 	build_live || return
 	head -c 300000 /dev/urandom >"$work/writer_in"
 	start_live reader && waiting reader &&
@@ -611,7 +630,7 @@ check "a reader that ends just as the writer looks at it, at the end: the writer
 # the name gone, a reader that came in between looks dead.)  The look's
 # number comes from an strace of the writer.
 live_met_while_looking() {
-	straced || return
+	numbered || return
 	build_live || return
 	printf 'data\n' >"$work/writer_in"
 	trace="env $no_leaks strace -qq -P $(seg_file) -e trace=stat,stat64,newfstatat,statx,fstat,fstat64"
@@ -651,7 +670,7 @@ live_damaged_slot() {
 	# shellcheck disable=SC2086 # RT_LIB and THREAD_LIB are empty or one word
 	"${CC:-cc}" ${LESSON_CFLAGS:-} -o "$work/damage" "$work/damage.c" ${RT_LIB:-} ${THREAD_LIB:-} ||
 		return 1
-	start_live reader && waiting reader && { "$work/damage" & } && finished reader 1 &&
+	start_live reader && waiting reader && { $EMU "$work/damage" & } && finished reader 1 &&
 		complained reader "damaged: a slot of $((8 * 262144)) bytes" && [ ! -s "$work/reader_out" ]
 }
 check "a slot whose length runs past the ring is refused by the reader, which prints nothing" live_damaged_slot
@@ -737,7 +756,7 @@ check "two writers and two readers at once, 50 times (rounds): each writer's dat
 # by itself, and each second of a pair whose first is of the other build
 # refuses it, built differently, exit 1, having printed nothing; the first
 # then meets a partner of its own build.
-# shellcheck disable=SC2086 # LIVE_OTHER is a command line
+# shellcheck disable=SC2086,SC2046 # LIVE_OTHER and the emulator are command lines
 live_built_differently() {
 	build_live && build_live "$work/other" $LIVE_OTHER || return
 	head -c 600000 /dev/urandom >"$work/writer_in"
@@ -750,7 +769,7 @@ live_built_differently() {
 			partner=$(partner_of "$role")
 			rm -f "$work/reader_out"
 			start_live "$role" "$role" "$first" && waiting "$role" || return 1
-			if ! { expect 1 timeout "${LIVE_LIMIT:-20}" "$second/live_$partner.out" <"$work/writer_in" &&
+			if ! { expect 1 timeout "${LIVE_LIMIT:-20}" $(live_emu "$second") "$second/live_$partner.out" <"$work/writer_in" &&
 				said "built differently" && silent &&
 				{ ! grep -q "live_reader.out: .*another ring size" "$work/err" || documented /shm_live; }; }; then
 				echo "$second's $partner after $first's $role" && return 1
@@ -763,4 +782,39 @@ live_built_differently() {
 if [ -n "${LIVE_OTHER:-}" ]; then
 	check "lesson two built with $LIVE_OTHER works, and refuses to pair with this build: built differently" \
 		live_built_differently
+fi
+
+# --- Built alike, for another machine -------------------------------------------
+
+# With LIVE_PEER, a compiler and its flags for a build whose ring is laid out
+# as this one's (x86-64 and arm64 with glibc: make check's arm64 part), and
+# LIVE_PEER_EMU its emulator if any: a writer of each build meets a reader of
+# the other, either started first, and the bytes arrive whole, both ways.
+# shellcheck disable=SC2086 # LIVE_PEER is a command line
+live_met_across_builds() {
+	build_live && build_live "$work/peer" $LIVE_PEER || return
+	head -c 3000000 /dev/urandom >"$work/writer_in"
+	for writer_from in "$work" "$work/peer"; do
+		reader_from=$work/peer
+		[ "$writer_from" = "$work" ] || reader_from=$work
+		for first in writer reader; do
+			rm -f "$work/reader_out"
+			if [ "$first" = writer ]; then
+				start_live writer writer "$writer_from" && waiting writer &&
+					start_live reader reader "$reader_from"
+			else
+				start_live reader reader "$reader_from" && waiting reader &&
+					start_live writer writer "$writer_from"
+			fi || return 1
+			if ! { finished reader 0 && finished writer 0 && cmp "$work/writer_in" "$work/reader_out" &&
+				absent; }; then
+				echo "live_writer from $writer_from, live_reader from $reader_from, the $first first"
+				return 1
+			fi
+		done
+	done
+}
+if [ -n "${LIVE_PEER:-}" ]; then
+	check "lesson two built with $LIVE_PEER meets this build, either started first: the bytes pass whole both ways" \
+		live_met_across_builds
 fi
