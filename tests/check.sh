@@ -11,6 +11,10 @@
 #   matrix    gcc and clang, -std=c11 and c17, -O0 and -O2 -D_FORTIFY_SOURCE=2,
 #             all with -Werror; plus a plain "gcc file.c -o file.out", and a
 #             32-bit writer with a 64-bit reader and the other way round
+#             (natively, or under qemu-i386 where the kernel refuses 32 bits)
+#   arm64     lesson three and the lessons built for arm64 by clang, the three
+#             test scripts against them under qemu-aarch64, lesson two met
+#             with this machine's; then arm64 and this machine's programs mixed
 #   musl      a static build with musl-gcc, both test scripts
 #   user      both test scripts as an ordinary user (nobody, when run as root)
 #   clone     a clone of the repository in a directory of mode 0700: the cases
@@ -239,7 +243,9 @@ part_matrix() {
 
 # The header has the same layout on 32-bit x86 (where a uint64_t is only
 # 4-aligned) as here: a 32-bit writer with a 64-bit reader, and the other
-# way round, pass run.sh.  Needs gcc -m32 (Debian's gcc-multilib).
+# way round, pass run.sh.  Needs gcc -m32 (Debian's gcc-multilib).  The
+# 32-bit programs run natively where the kernel runs them, else under
+# qemu-i386 (Debian's qemu-user); the 64-bit side of each pair, natively.
 # shellcheck disable=SC2086 # $WARNINGS is a list of flags
 part_mixed_widths() {
 	if [ "$(uname -m)" != x86_64 ]; then
@@ -254,14 +260,87 @@ part_mixed_widths() {
 		fi
 		return
 	fi
+	how_32_bits_run || return
 	step "gcc -m32 builds with -Werror" build m32 gcc -m32 -std=c11 $WARNINGS -O2 || return
 	mkdir -p build/m32-writer build/m32-reader &&
 		cp build/m32/writer.out build/m32-writer/ && cp reader.out build/m32-writer/ &&
 		cp writer.out build/m32-reader/ && cp build/m32/reader.out build/m32-reader/ || return
-	LESSON_TWO=no suite build/m32-writer tests/run.sh
-	LESSON_TWO=no suite build/m32-reader tests/run.sh
+	WRITER_EMU=$m32_emu LESSON_TWO=no suite build/m32-writer tests/run.sh
+	READER_EMU=$m32_emu LESSON_TWO=no suite build/m32-reader tests/run.sh
 	# Lesson two built for 32 bits: its cases, and a 64-bit pair met with it.
-	CC=gcc LESSON_CFLAGS=-m32 LIVE_OTHER=cc ONLY='live_*' suite . tests/run.sh
+	EMU=$m32_emu CC=gcc LESSON_CFLAGS=-m32 LIVE_OTHER=cc ONLY='live_*' suite . tests/run.sh
+	[ -z "$m32_emu" ] && [ -n "$qemu_i386" ] || return 0
+	# Run natively, the 32-bit programs still meet qemu-i386 here, so that
+	# the way a kernel that refuses them is served stays tried: the cases
+	# that need 32 bits most.
+	for case in beyond_32_bits too_large_to_map; do
+		READER_EMU=qemu-i386 ONLY=$case LESSON_TWO=no suite build/m32-reader tests/run.sh
+	done
+	EMU=qemu-i386 CC=gcc LESSON_CFLAGS=-m32 LIVE_OTHER=cc ONLY=live_built_differently suite . tests/run.sh
+}
+
+# how_32_bits_run: set $m32_emu to what runs the 32-bit probe: nothing (the
+# kernel runs it), or qemu-i386 where the kernel refuses it; $qemu_i386 to
+# qemu-i386 if that runs it too.  Say which in a step; fail (skip outside
+# CI) where neither does.  The probe is started by execv, which says why it
+# cannot run it: a shell, or execvp, would run a file the kernel refuses as
+# a shell script.
+how_32_bits_run() {
+	printf '#include <stdio.h>\n#include <unistd.h>\nint main(int c, char **v)
+		{ (void)c; execv(v[1], v + 1); perror(v[1]); return 126; }\n' |
+		cc -x c -o build/exec-probe - || { result "not ok" "cc builds the probe that runs a program" && return 1; }
+	qemu_i386=
+	! command -v qemu-i386 >/dev/null 2>&1 || ! qemu-i386 build/m32-probe || qemu_i386=qemu-i386
+	if build/exec-probe build/m32-probe 2>"$logs/m32.err"; then
+		m32_emu=
+		result ok "32-bit programs run natively on this kernel"
+	elif [ -n "$qemu_i386" ]; then
+		m32_emu=qemu-i386
+		result ok "this kernel refuses 32-bit programs ($(cat "$logs/m32.err")): they run under qemu-i386"
+	elif [ "${CI:-}" = true ]; then
+		result "not ok" "32-bit programs run, natively or under qemu-i386 (CI installs qemu-user)"
+		return 1
+	else
+		result skip "32-bit programs run neither natively nor under qemu-i386 (install qemu-user)"
+		return 1
+	fi
+}
+
+# arm64 Linux, run under qemu-aarch64 (Debian's qemu-user; no binfmt_misc
+# here, so it is named, with -L for the arm64 loader): lesson three and the
+# lessons from README.md built by clang for aarch64 with Debian's arm64 C
+# library (libc6-dev-arm64-cross, which lives beside gcc-multilib, as
+# gcc-aarch64-linux-gnu does not), and the three test scripts against them.
+# Lesson two's pair also meets this machine's, both ways.  Then an arm64
+# writer with this machine's reader, and the other way round.
+ARM64_EMU="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+# shellcheck disable=SC2086 # $WARNINGS and ARM64_EMU are lists of words
+part_arm64() {
+	have clang || return
+	have qemu-aarch64 || return
+	step "clang --target=aarch64-linux-gnu builds with -Werror" \
+		build arm64 clang --target=aarch64-linux-gnu -std=c11 $WARNINGS -O2 || return
+	step "an arm64 program runs under $ARM64_EMU" $ARM64_EMU build/arm64/writer.out -h || return
+	: >"$logs/skipped"
+	for script in run faults hostile; do
+		SKIPPED=$logs/skipped EMU=$ARM64_EMU CC=clang LESSON_CFLAGS=--target=aarch64-linux-gnu LIVE_PEER=cc \
+			suite build/arm64 "tests/$script.sh"
+	done
+	step "every case skipped under qemu-aarch64 is one tests/README.md lists" listed_skips "$logs/skipped"
+	mkdir -p build/arm64-writer build/arm64-reader &&
+		cp build/arm64/writer.out build/arm64-writer/ && cp reader.out build/arm64-writer/ &&
+		cp writer.out build/arm64-reader/ && cp build/arm64/reader.out build/arm64-reader/ || return
+	WRITER_EMU=$ARM64_EMU LESSON_TWO=no suite build/arm64-writer tests/run.sh
+	READER_EMU=$ARM64_EMU LESSON_TWO=no suite build/arm64-reader tests/run.sh
+}
+
+# listed_skips FILE: every case function named in FILE (one a line) is in
+# tests/README.md's list of the cases an emulator skips.
+listed_skips() {
+	awk '/^### Skipped under an emulator/ { on = 1; next } /^#/ { on = 0 } on' tests/README.md >"$logs/listed"
+	sort -u "$1" | while read -r name; do
+		grep -q "\`$name\`" "$logs/listed" || { echo "$name skipped, and not listed" && return 1; }
+	done
 }
 
 # shellcheck disable=SC2086 # $WARNINGS and $SANITIZE are lists of flags
@@ -360,7 +439,7 @@ part_clone() {
 # alone; the count of the troubleshooting messages seen comes last.
 lanes() {
 	DOCUMENTED=$PWD/build/documented.log && export DOCUMENTED && : >"$DOCUMENTED"
-	for lane in "valgrind static" "asan matrix" "faults musl user clone"; do
+	for lane in "valgrind static arm64" "asan matrix" "faults musl user clone"; do
 		(for part in $lane; do
 			start=$(date +%s)
 			sh tests/check.sh "$part" >"build/$part.log" 2>&1
@@ -368,7 +447,7 @@ lanes() {
 		done) &
 	done
 	wait
-	for part in faults asan valgrind static matrix musl user clone; do
+	for part in faults asan valgrind static matrix arm64 musl user clone; do
 		echo "# --- $part (build/$part.log, $(cat "$logs/$part.seconds") s)"
 		sed 's/^/    /' "build/$part.log"
 		cp "build/$part.log" "$logs/suite.log" && tally "the $part part"
