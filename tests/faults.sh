@@ -625,14 +625,15 @@ check "a reader whose pipe closes (| head -c 1) ends by SIGPIPE and leaves the m
 # from it later: the reader exits 0 and removes the message.
 delivered_into_pipe() {
 	expect 0 writer -n "$seg" hello || return 1
+	rm -f "$work/status"
 	{
 		reader -n "$seg" 2>"$work/err"
 		echo $? >"$work/status"
 	} | {
-		sleep 0.5
+		wait_for [ -s "$work/status" ] # once the reader has ended, not before
 		exit 0
 	}
-	status_is 0 "$(cat "$work/status")" "reader -n $seg | { sleep 0.5; exit 0; }" && absent
+	status_is 0 "$(cat "$work/status")" "reader -n $seg | { wait for it; exit 0; }" && absent
 }
 check "a reader into a pipe that took the bytes but was never read from has delivered: exit 0, removed" delivered_into_pipe
 
