@@ -20,6 +20,7 @@
  * lesson; the helpers after it do the command line and the loops.
  */
 #define _POSIX_C_SOURCE   200809L
+#define _DARWIN_C_SOURCE     /* macOS declares flock and LOCK_* only with it */
 #define _FILE_OFFSET_BITS 64 /* a 64-bit off_t on 32-bit builds too */
 
 #include <inttypes.h>
