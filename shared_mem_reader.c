@@ -169,8 +169,8 @@ static void parse_options(int argc, char *argv[], const char **name, int *keep)
 	}
 }
 
-/* Step 2: trust only a segment of our own (anyone may create a name first)
- * and, on Linux, a regular file: not a FIFO or directory planted there. */
+/* Step 2: trust only a segment of our own (anyone may create a name first) and, on Linux, a
+ * regular file, not a FIFO or directory planted there (macOS's fstat gives no file type). */
 static int trusted(const char *name, const struct stat *info)
 {
 	if (info->st_uid != geteuid())
