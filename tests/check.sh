@@ -13,8 +13,8 @@
 #             32-bit writer with a 64-bit reader and the other way round
 #   musl      a static build with musl-gcc, both test scripts
 #   macos     lessons one and three compiled and linked for macOS, arm64 and
-#             x86-64, with zig's C compiler; lesson two stops there at its
-#             #error, first; nothing runs on macOS
+#             x86-64, with zig's C compiler; lesson two's first error there is
+#             its #error; nothing runs on macOS
 #   user      both test scripts as an ordinary user (nobody, when run as root)
 #   clone     a clone of the repository in a directory of mode 0700: the cases
 #             that run as another user pass from there too (root only)
