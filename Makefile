@@ -6,8 +6,8 @@
 #   make test   build, then run the test suite (tests/run.sh)
 #   make check  make test, then every deeper check (tests/check.sh); one of
 #               them alone: make check-faults, check-asan, check-valgrind,
-#               check-static, check-matrix, check-arm64, check-musl, check-user,
-#               check-clone, check-bench
+#               check-static, check-matrix, check-arm64, check-musl, check-macos,
+#               check-user, check-clone, check-bench
 #   make bench  build, then measure the pair against standard tools (tests/bench.sh)
 #   make clean  remove what the build made
 # CC, CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS may be set on the command line or
@@ -79,7 +79,7 @@ test: all
 	RT_LIB="$(RT_LIB)" THREAD_LIB="$(THREAD_LIB)" sh tests/run.sh
 
 CHECKS = check-faults check-asan check-valgrind check-static check-matrix check-arm64 check-musl \
-	check-user check-clone check-bench
+	check-macos check-user check-clone check-bench
 
 check: test
 	RT_LIB="$(RT_LIB)" THREAD_LIB="$(THREAD_LIB)" sh tests/check.sh all

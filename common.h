@@ -191,7 +191,7 @@ static inline int above_standard_streams(int *fd)
 
 /* flock(2), in Linux and the BSDs: 1 when the lock is ours, -1 with errno set
  * when not (EWOULDBLOCK: someone holds it), 0 where shared memory cannot be
- * locked (macOS, QNX): there the programs go on without what it tells. */
+ * locked (macOS): there the programs go on without what it tells. */
 static inline int lock_segment(int fd, int operation)
 {
 	if (flock(fd, operation) == 0)
@@ -205,27 +205,25 @@ static inline int lock_segment(int fd, int operation)
  * it is this object": a window stays before the shm_unlink.  1, 0 or -1. */
 static inline int same_object(const char *name, int fd)
 {
-	struct stat ours, named;
-
-	if (fstat(fd, &ours) == -1)
-		return -1;
 #ifdef __linux__
+	struct stat ours, named;
 	char path[sizeof "/dev/shm" + NAME_MAX + 1];
 
 	(void)snprintf(path, sizeof path, "/dev/shm%s", name);
+	if (fstat(fd, &ours) == -1)
+		return -1;
 	if (lstat(path, &named) == -1)
 		return errno == ENOENT ? 0 : -1;
-#else
-	int other = shm_open(name, O_RDONLY, 0), failed;
+	return ours.st_dev == named.st_dev && ours.st_ino == named.st_ino;
+#else /* macOS's fstat gives shared memory no inode: all it can ask is whether the name exists */
+	int other = shm_open(name, O_RDONLY, 0);
 
+	(void)fd;
 	if (other == -1)
 		return errno == ENOENT ? 0 : -1;
-	failed = fstat(other, &named);
 	(void)close(other);
-	if (failed == -1)
-		return -1;
+	return 1;
 #endif
-	return ours.st_dev == named.st_dev && ours.st_ino == named.st_ino;
 }
 
 #endif

@@ -16,6 +16,7 @@
  * after it do the command line.
  */
 #define _POSIX_C_SOURCE   200809L
+#define _DARWIN_C_SOURCE     /* macOS declares flock and LOCK_* only with it */
 #define _FILE_OFFSET_BITS 64 /* a 64-bit off_t on 32-bit builds too: segments over 2 GiB */
 
 #include "common.h"
@@ -168,8 +169,8 @@ static void parse_options(int argc, char *argv[], const char **name, int *keep)
 	}
 }
 
-/* Step 2: trust only a segment of our own (anyone may create a name first)
- * and, on Linux, a regular file: not a FIFO or directory planted there. */
+/* Step 2: trust only a segment of our own (anyone may create a name first) and, on Linux, a
+ * regular file, not a FIFO or directory planted there (macOS's fstat gives no file type). */
 static int trusted(const char *name, const struct stat *info)
 {
 	if (info->st_uid != geteuid())

@@ -20,6 +20,7 @@
  * lesson; the helpers after it do the command line and the loops.
  */
 #define _POSIX_C_SOURCE   200809L
+#define _DARWIN_C_SOURCE     /* macOS declares flock and LOCK_* only with it */
 #define _FILE_OFFSET_BITS 64 /* a 64-bit off_t on 32-bit builds too */
 
 #include <inttypes.h>
@@ -115,14 +116,14 @@ int main(int argc, char *argv[])
 	segment = mmap(NULL, options.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (segment == MAP_FAILED)
 		goto fail;
+	segment->mark = SHM_MARK; /* already there on Linux (step 4); macOS marks it only now */
 
-	/* 8. Copy the message in (standard input reserved as it comes), its length, the mark. */
+	/* 8. Copy the message in (standard input reserved as it comes), and its length. */
 	if (!options.from_stdin)
 		join_words(segment->message, options.word_count, options.words);
 	else if (read_input(fd, name, segment->message, options.size, &options.message_len) == -1)
 		goto undo; /* read_input said why */
 	segment->message_len = options.message_len;
-	segment->mark = SHM_MARK;
 
 	/* 9. Publish: the release store makes every write above seen before SHM_READY. */
 	atomic_store_explicit(&segment->state, SHM_READY, memory_order_release);
@@ -232,8 +233,8 @@ static int parse_size(const char *text, size_t *size)
 }
 
 /* Step 2: whether the segment open on fd, at our name, is ours, unlocked and
- * abandoned (classify); then we hold its lock until we close fd.  (pread of
- * shared memory works on Linux; elsewhere it fails: "File exists".) */
+ * abandoned (classify); then we hold its lock until we close fd.  (Never on
+ * macOS, where flock fails on shared memory: the writer says "File exists".) */
 static int nobody_needs(const char *name, int fd)
 {
 	struct stat info;
@@ -253,7 +254,7 @@ static int nobody_needs(const char *name, int fd)
 }
 
 /* Step 4: the header, "filling" and marked, in one pwrite.  Linux allows write on shared memory;
- * elsewhere the mark comes in step 8, and a death before needs -f. */
+ * macOS does not (ESPIPE): there the mark comes at step 7, and a death before needs -f. */
 static int write_header(int fd)
 {
 #ifdef __linux__

