@@ -76,7 +76,7 @@ live: live_writer.out live_reader.out
 		./live_reader.out && wait $$!
 
 test: all
-	RT_LIB="$(RT_LIB)" THREAD_LIB="$(THREAD_LIB)" sh tests/run.sh
+	RT_LIB="$(RT_LIB)" THREAD_LIB="$(THREAD_LIB)" ONCE=yes sh tests/run.sh
 
 CHECKS = check-faults check-asan check-valgrind check-static check-matrix check-arm64 check-musl \
 	check-macos check-user check-clone check-bench

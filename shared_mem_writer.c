@@ -10,9 +10,12 @@
  *   -n NAME     segment name, "/" and a name (default /shm_demo)
  *   -s SIZE     segment size in bytes, K, M or G allowed (default 4096)
  *   -h          print this help
- * Exit status: 0 published at its name, 1 failed (what it made removed), 2
- * bad usage.  It catches no signal: killed before it publishes, it leaves a
- * segment that says so, which the next writer or reader removes.
+ * Exit status: 0 published at its name, 1 failed (what it made removed; if
+ * it failed before its lock, its empty segment is left to the next writer or
+ * reader; if it could not check its name after publishing, it says so, and
+ * the message stays), 2 bad usage.  It catches no signal: killed before it
+ * publishes, it leaves a segment that says so, which the next writer or
+ * reader removes.
  *
  * It teaches: shm_open, ftruncate, posix_fallocate, mmap, munmap, publishing
  * so that no process sees a message half written, and a lock the kernel keeps,
@@ -28,7 +31,7 @@
 #include "common.h"
 
 #define USAGE    "writer.out [-f] [-n NAME] [-s SIZE] [MESSAGE... | -]"
-#define ATTEMPTS 3 /* tries to make the segment: see steps 2 and 3 */
+#define ATTEMPTS 3 /* tries to make and lock the segment: see steps 2 and 3 */
 
 struct options {
 	const char *name; /* the segment's name */
@@ -67,14 +70,23 @@ int main(int argc, char *argv[])
 	}
 	(void)umask(S_IRWXG | S_IRWXO); /* cannot fail; 0377 would leave the owner 0400 */
 	for (int attempt = 1;; attempt++) {
+		if (attempt > ATTEMPTS) {
+			warnx("create %s: other programs took or removed the name %d times; gave "
+			      "up (try again)",
+			      shown(name), ATTEMPTS);
+			return 1;
+		}
 		fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, S_IRUSR | S_IWUSR);
 		error = errno;
 		/* 2. Taken by a segment that a writer or reader died in?  It needs
-		 *    nobody: remove it while we hold its lock, and start again. */
-		if (fd == -1 && error == EEXIST && attempt < ATTEMPTS &&
-		    (old = shm_open(name, O_RDWR, 0)) != -1) {
-			cleared = nobody_needs(name, old) && shm_unlink(name) == 0;
-			(void)close(old);
+		 *    nobody: remove it while we hold its lock, and start again.  Gone
+		 *    already (a reader removed it)?  Start again too. */
+		if (fd == -1 && error == EEXIST) {
+			if ((old = shm_open(name, O_RDWR, 0)) == -1 && errno == ENOENT)
+				continue;
+			cleared = old != -1 && nobody_needs(name, old) && shm_unlink(name) == 0;
+			if (old != -1)
+				(void)close(old);
 			if (cleared)
 				continue;
 		}
@@ -82,16 +94,20 @@ int main(int argc, char *argv[])
 			report("shm_open", name, error, hint("create", error));
 			return 1;
 		}
-		step = "fcntl";
-		if (above_standard_streams(&fd) == -1)
-			goto fail;
+		/* Failing here, before its lock, it leaves its empty segment: another
+		 * program may have cleared it and made its own under the name since. */
+		if (above_standard_streams(&fd) == -1) {
+			report("fcntl", name, errno, NULL);
+			return 1;
+		}
 
 		/* 3. Lock it until it is published; the kernel drops it when we end.  A
 		 *    reader that got it first took it for a dead writer's: start again. */
-		step = "flock";
-		if (lock_segment(fd, LOCK_EX) == -1)
-			goto fail;
-		if (same_object(name, fd) != 0 || attempt == ATTEMPTS) /* else step 10 says */
+		if (lock_segment(fd, LOCK_EX) == -1) {
+			report("flock", name, errno, NULL);
+			return 1;
+		}
+		if (same_object(name, fd) != 0)
 			break;
 		(void)close(fd); /* nameless now: it goes with its descriptor */
 	}
@@ -130,9 +146,14 @@ int main(int argc, char *argv[])
 
 	/* 10. Does the name still lead to it (writer.out -f, since step 3)?  Asked
 	 *     after publishing: exit 0 means it was at its name when published. */
-	if ((ours = same_object(name, fd)) != 1) {
-		warnx("check %s: %s; this message is lost", shown(name),
-		      ours == 0 ? "its name leads elsewhere now" : strerror(errno));
+	if ((ours = same_object(name, fd)) == 0) {
+		warnx("check %s: its name leads elsewhere now; this message is lost", shown(name));
+		return 1;
+	}
+	if (ours == -1) {
+		report("check", name, errno,
+		       "it was published, but whether it is still at its name is unknown: run "
+		       "reader.out to see");
 		return 1;
 	}
 
@@ -141,7 +162,7 @@ int main(int argc, char *argv[])
 		report("munmap or close", name, errno, NULL);
 	return 0;
 
-fail: /* Alive after step 1: remove what we made; a death leaves it to the next. */
+fail: /* Alive after step 3: remove what we made, locked; a death leaves it to the next. */
 	report(step, name, errno, hint(step, errno));
 undo:
 	if (same_object(name, fd) == 1 && shm_unlink(name) == -1 && errno != ENOENT)

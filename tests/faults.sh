@@ -503,6 +503,124 @@ replaced_while_filled() {
 }
 check "writer -f while a writer fills: that writer says its message is lost (exit 1); the new one is read" replaced_while_filled
 
+# --- Windows: a program held, or failing, just where one would open ----------
+
+# A writer whose flock fails has no lock: it says so, and removes nothing,
+# since another writer may have cleared its empty, unlocked segment and
+# published at the name meanwhile.  Held 2 s at any unlink it makes, while
+# a second writer does that: the second's message stays at the name.
+# shellcheck disable=SC2086 # RUN and the emulator are command lines
+failed_before_lock() {
+	need strace || return
+	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock,unlink,unlinkat \
+		-e inject=flock:error=ENOLCK -e inject=unlink,unlinkat:delay_enter=2000000 \
+		$RUN $WRITER_EMU "$WRITER" -n "$seg" first 2>"$work/writer_err") &
+	pid=$!
+	wait_for grep -q "flock $seg: No locks available" "$work/writer_err" &&
+		expect 0 writer -n "$seg" second || return 1
+	wait "$pid"
+	status_is 1 $? "the writer whose flock failed" && expect 0 reader -n "$seg" &&
+		printf 'second\n' >"$work/expected" && printed "$work/expected" && absent
+}
+check "a writer whose flock fails removes nothing: a second writer that cleared its empty segment keeps its message" failed_before_lock
+
+# A writer whose look at its name after publishing fails (made to fail with
+# EACCES) says that it published and could not check the name, not that its
+# message is lost; exit 1.  The next reader prints the message.
+unchecked_after_publishing() {
+	need strace || return
+	counted || return
+	reference_trace first && look=$(last_call_naming_segment "$work/trace") || return 1
+	expect 1 traced -o /dev/null -P "$(seg_file)" -e inject="${look% *}:error=EACCES:when=${look#* }" \
+		"$WRITER" -n "$seg" first &&
+		said "check $seg: Permission denied (it was published, but whether it is still at its name" &&
+		documented NAME && expect 0 reader -n "$seg" && printf 'first\n' >"$work/expected" &&
+		printed "$work/expected"
+}
+check "a writer that cannot look at its name after publishing says it published (exit 1); the message is read" unchecked_after_publishing
+
+# A writer that finds a dead writer's segment at its name, held 1.5 s before
+# it opens what it found (its second open of the segment), while a reader
+# removes that: it starts again, and publishes; it does not say File exists.
+# shellcheck disable=SC2086 # RUN and the emulator are command lines
+found_then_gone() {
+	need strace || return
+	expect 0 writer -n "$seg" -s 64 half && poke 0 '\000\000\000\000' || return 1 # a dead writer's
+	(exec env "$no_leaks" strace -qq -o "$work/opens" -P "$(seg_file)" -e trace=open,openat \
+		-e inject=open,openat:delay_enter=1500000:when=2 \
+		$RUN $WRITER_EMU "$WRITER" -n "$seg" first 2>"$work/writer_err") &
+	pid=$!
+	wait_for grep -q EEXIST "$work/opens" 2>/dev/null && expect 1 reader -n "$seg" && said "abandoned by its writer" &&
+		said "; removed it" || return 1
+	wait "$pid" || { echo "the writer failed: $(cat "$work/writer_err")" && return 1; }
+	expect 0 reader -n "$seg" && printf 'first\n' >"$work/expected" && printed "$work/expected"
+}
+check "a writer whose found segment is removed before it opens it starts again and publishes" found_then_gone
+
+# A writer whose new, empty segment a reader removes before the writer can
+# lock it (held 1 s at each flock), three times: it gives up in words, exit
+# 1, before it reads any input (a FIFO that nobody writes to), and leaves
+# nothing.
+# shellcheck disable=SC2086 # RUN and the emulator are command lines
+gave_up_after_attempts() {
+	need strace || return
+	rm -f "$work/input" && mkfifo "$work/input" || return 1
+	(exec timeout 20 env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock \
+		-e inject=flock:delay_enter=1000000 $RUN $WRITER_EMU "$WRITER" -n "$seg" - \
+		<"$work/input" 2>"$work/writer_err") &
+	pid=$!
+	exec 3>"$work/input"
+	for attempt in 1 2 3; do
+		if ! { wait_for [ -e "$(seg_file)" ] && expect 1 reader -n "$seg" && said "empty and unlocked"; }; then
+			echo "at attempt $attempt" && return 1
+		fi
+	done
+	wait "$pid"
+	status=$?
+	exec 3>&-
+	cp "$work/writer_err" "$work/err" && status_is 1 "$status" "the writer" &&
+		said "create $seg: other programs took or removed the name 3 times; gave up (try again)" &&
+		documented NAME && absent
+}
+check "a writer whose empty segment is removed before each lock gives up after 3 attempts, before its input" gave_up_after_attempts
+
+# A reader that took the size of a writer's new, still empty segment, held
+# before its lock while that writer publishes: holding the lock, it asks the
+# size again, and prints the message.  (With the size it took first, it
+# would call the published segment empty, and remove it.)
+# shellcheck disable=SC2086 # the emulators are command lines
+reader_held_while_published() {
+	need strace || return
+	held_at_flock 1500000 $WRITER_EMU "$WRITER" -n "$seg" hello 2>"$work/writer_err"
+	writer_pid=$held
+	wait_for [ -e "$(seg_file)" ] || { echo "the writer made no segment" && return 1; }
+	held_at_flock 3000000 $READER_EMU "$READER" -n "$seg" >"$work/out" 2>"$work/err"
+	wait_for held_open || { echo "the held reader never opened the segment" && return 1; }
+	wait "$writer_pid" || { echo "the writer failed: $(cat "$work/writer_err")" && return 1; }
+	wait "$held"
+	status_is 0 $? "the held reader" && printf 'hello\n' >"$work/expected" && printed "$work/expected" &&
+		absent
+}
+check "a reader held before its lock while the writer of the empty segment it saw publishes prints the message" reader_held_while_published
+
+# The same for a writer that found another's new, empty segment: held
+# before it locks it to take it over, while that writer publishes, it asks
+# the size again, and leaves the message (File exists).
+# shellcheck disable=SC2086 # the emulator is a command line
+takeover_held_while_published() {
+	need strace || return
+	held_at_flock 1500000 $WRITER_EMU "$WRITER" -n "$seg" first 2>"$work/writer_err"
+	first_pid=$held
+	wait_for [ -e "$(seg_file)" ] || { echo "the first writer made no segment" && return 1; }
+	held_at_flock 3000000 $WRITER_EMU "$WRITER" -n "$seg" second 2>"$work/err"
+	wait_for held_open || { echo "the second writer never opened the first's segment" && return 1; }
+	wait "$first_pid" || { echo "the first writer failed: $(cat "$work/writer_err")" && return 1; }
+	wait "$held"
+	status_is 1 $? "the second writer" && said "shm_open $seg: File exists" &&
+		expect 0 reader -n "$seg" && printf 'first\n' >"$work/expected" && printed "$work/expected"
+}
+check "a writer held before it takes over a new, empty segment that its writer then publishes leaves it: File exists" takeover_held_while_published
+
 # without_lock PROGRAM ARGS...: run a program under test with every flock
 # made to fail with EOPNOTSUPP, as on a system that cannot lock shared memory.
 # shellcheck disable=SC2086 # RUN is a command line
@@ -521,11 +639,16 @@ no_lock_support() {
 		expect 0 without_lock $READER_EMU "$READER" -n "$seg" && printed "$work/payload" && absent &&
 		expect 0 writer -n "$seg" -s 64 some message && poke 0 '\000\000\000\000' &&
 		expect 1 without_lock $READER_EMU "$READER" -n "$seg" && said "not ready (a writer may still be" &&
-		documented NAME && silent && present && rm "$(seg_file)" && (umask 077 && : >"$(seg_file)") &&
+		documented NAME && silent && present || return 1
+	# Nor does a writer take it over: its writer may still be at work.
+	cp "$(seg_file)" "$work/before" && expect 1 without_lock $WRITER_EMU "$WRITER" -n "$seg" mine &&
+		said "File exists" && cmp "$work/before" "$(seg_file)" &&
+		rm "$(seg_file)" && (umask 077 && : >"$(seg_file)") &&
 		expect 1 without_lock $READER_EMU "$READER" -n "$seg" && said "not ready (a writer may still be" &&
-		silent && present
+		silent && present && expect 1 without_lock $WRITER_EMU "$WRITER" -n "$seg" mine &&
+		said "File exists" && present && [ ! -s "$(seg_file)" ]
 }
-check "where flock fails (EOPNOTSUPP) the pair still works, and a not-ready or empty segment is never removed" no_lock_support
+check "where flock fails (EOPNOTSUPP) the pair still works; no reader or writer removes a not-ready or empty segment" no_lock_support
 
 # The two facts the lock rests on, on this system: a lock taken with flock
 # lasts while the segment is mapped, even after its descriptor is closed, and

@@ -335,6 +335,15 @@ closed_error() {
 }
 check "with standard error closed, the reader's error does not land in the segment it opened" closed_error
 
+# With standard input and standard error both closed, the segment comes as
+# descriptor 0: moved to 2, not above it, the refusal of a damaged segment
+# would go into the segment.
+closed_input_and_error() {
+	make_good && poke 0 'XXXX' && cp "$(seg_file)" "$work/before" &&
+		{ bare_reader -n "$seg" <&- 2>&-; [ $? -eq 1 ]; } && cmp "$work/before" "$(seg_file)"
+}
+check "with standard input and error closed, the reader's refusal lands neither in the segment nor on 2" closed_input_and_error
+
 # shellcheck disable=SC2086 # RUN and READER_EMU are command lines
 planted() {
 	ln -s "${prefix}_target" "$work/link" && expect 0 writer -n "/${prefix}_target" &&
