@@ -1,5 +1,6 @@
 /* common.h - what shared_mem_writer.c and shared_mem_reader.c agree on: the defaults, a segment's
- * layout, how to tell what a segment holds, and the helpers both need, so they cannot differ. */
+ * layout and how to tell what one holds; then what both do, so they cannot differ; last, the
+ * command line's helpers. */
 #ifndef SHM_DEMO_COMMON_H
 #define SHM_DEMO_COMMON_H
 
@@ -12,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,10 +83,91 @@ static inline enum found classify(const struct stat *info, const struct header *
 	return header->message_len > SIZE_MAX - SHM_HEADER_SIZE ? TOO_LARGE : MESSAGE;
 }
 
-static inline int abandoned(enum found found)
+static inline bool abandoned(enum found found)
 {
 	return found == EMPTY || found == ABANDONED || found == DELIVERED;
 }
+
+/* --- What both programs do ----------------------------------------------------------------- */
+
+/* A program started with a standard stream closed gets the segment under its
+ * number, where its reads, output or messages would land: move it above. */
+static inline int above_standard_streams(int *fd)
+{
+	if (*fd > STDERR_FILENO)
+		return 0;
+	int high = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (high == -1)
+		return -1;
+	(void)close(*fd); /* 'high' is open on the same segment */
+	*fd = high;
+	return 0;
+}
+
+/* Whether a failed flock(2) says that this system cannot lock shared memory at all (macOS):
+ * there the programs go on without what the lock tells, and remove nothing as abandoned. */
+static inline bool cannot_lock(int error)
+{
+	return error == ENOTSUP || error == EOPNOTSUPP;
+}
+
+/* Where the name leads: to the segment open on fd, elsewhere (or nowhere: -f, a mv), or we
+ * could not ask (errno says why).  POSIX has no "remove only if it is this object": a window
+ * stays between this and a shm_unlink.  Linux's lstat asks without a descriptor; macOS gives
+ * shared memory no inode, so there all we can ask is whether the name exists. */
+enum where { HERE, ELSEWHERE, UNKNOWN };
+
+static inline enum where name_leads(const char *name, int fd)
+{
+#ifdef __linux__
+	struct stat ours, named;
+	char path[sizeof "/dev/shm" + NAME_MAX + 1];
+
+	(void)snprintf(path, sizeof path, "/dev/shm%s", name);
+	if (fstat(fd, &ours) == -1)
+		return UNKNOWN;
+	if (lstat(path, &named) == -1)
+		return errno == ENOENT ? ELSEWHERE : UNKNOWN;
+	return ours.st_dev == named.st_dev && ours.st_ino == named.st_ino ? HERE : ELSEWHERE;
+#else
+	int other = shm_open(name, O_RDONLY, 0);
+
+	(void)fd;
+	if (other == -1)
+		return errno == ENOENT ? ELSEWHERE : UNKNOWN;
+	(void)close(other);
+	return HERE;
+#endif
+}
+
+static inline void report(const char *step, const char *name, int error, const char *hint);
+
+/* The one clean-up after a death, for the next writer and the next reader alike, and for a
+ * writer that fails: remove the segment open on fd, whose exclusive lock the caller holds (so
+ * nobody is at work on it), if it is ours, a program died in it (classify), and the name still
+ * leads to it.  Asked with the lock held: a writer may have published since the caller looked.
+ * (pread of shared memory works on Linux; elsewhere nothing is removed.)  True if removed. */
+static inline bool clear_dead_segment(const char *name, int fd)
+{
+	struct stat info;
+	struct header header;
+
+	if (fstat(fd, &info) == -1 || info.st_uid != geteuid())
+		return false;
+	if (info.st_size >= (off_t)SHM_HEADER_SIZE &&
+	    pread(fd, &header, sizeof header, 0) != (ssize_t)sizeof header)
+		return false;
+	if (!abandoned(classify(&info, info.st_size < (off_t)SHM_HEADER_SIZE ? NULL : &header)) ||
+	    name_leads(name, fd) != HERE)
+		return false;
+	if (shm_unlink(name) == -1 && errno != ENOENT) {
+		report("shm_unlink", name, errno, NULL);
+		return false;
+	}
+	return true;
+}
+
+/* --- The command line's helpers: a first reading can stop here ----------------------------- */
 
 /* NULL if POSIX allows the name and Linux can make it a file in /dev/shm; else why not. */
 static inline const char *segment_name_problem(const char *name)
@@ -141,29 +224,26 @@ static inline _Noreturn void usage(const char *line, FILE *out, int status)
 	exit(status);
 }
 
-/* What to do after a failed call ('step'; "create" for the writer's
- * shm_open), where a learner may meet it; NULL where the reason says it. */
-static inline const char *hint(const char *step, int error)
+/* The calls whose failure a learner may meet, and what to do then (hint). */
+enum call { CREATE, OPEN, REMOVE, LOCK, RESERVE };
+
+static inline const char *hint(enum call call, int error)
 {
-	switch (error) {
-	case EEXIST:
-		return "run reader.out to consume it; writer.out -f replaces it, and what it "
-		       "holds is lost; if it is not yours, use another -n NAME";
-	case ENOENT:
-		return strcmp(step, "shm_open") == 0 ? "run writer.out first" : NULL;
-	case EACCES: /* the name exists, and its mode (or /dev/shm's) does not let us */
-	case EPERM:
+	if (error == EACCES || error == EPERM) /* the name exists, and its mode does not let us */
 		return "it may belong to another user; try another -n NAME";
-	case EWOULDBLOCK: /* from the reader's flock: somebody holds the lock */
-		return "busy: a writer is still filling it, or a reader is printing it; wait and "
-		       "run reader.out again";
-	case ENOSPC:
-		return strcmp(step, "create") == 0
-		           ? "/dev/shm can hold no more files: remove some"
-		           : "free space in /dev/shm, or send a shorter message";
-	default:
-		return NULL;
-	}
+	if (call == CREATE && error == EEXIST)
+		return "run reader.out to consume it; writer.out -f replaces it, and what it holds "
+		       "is lost; if it is not yours, use another -n NAME";
+	if (call == CREATE && error == ENOSPC)
+		return "/dev/shm can hold no more files: remove some";
+	if (call == RESERVE && error == ENOSPC)
+		return "free space in /dev/shm, or send a shorter message";
+	if (call == OPEN && error == ENOENT)
+		return "run writer.out first";
+	if (call == LOCK && error == EWOULDBLOCK) /* without waiting: somebody holds it */
+		return "busy: a writer is still filling it, or a reader is printing it; wait "
+		       "and run reader.out again";
+	return NULL; /* the system's reason says it */
 }
 
 /* "program: step NAME: the system's reason (what to do)", the last if known. */
@@ -175,55 +255,11 @@ static inline void report(const char *step, const char *name, int error, const c
 		warnx("%s %s: %s (%s)", step, shown(name), strerror(error), hint);
 }
 
-/* A program started with a standard stream closed gets the segment under its
- * number, where its reads, output or messages would land: move it above. */
-static inline int above_standard_streams(int *fd)
+/* report, then exit 1. */
+static inline _Noreturn void die(const char *step, const char *name, int error, const char *hint)
 {
-	if (*fd > STDERR_FILENO)
-		return 0;
-	int high = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-	if (high == -1)
-		return -1;
-	(void)close(*fd); /* 'high' is open on the same segment */
-	*fd = high;
-	return 0;
-}
-
-/* flock(2), in Linux and the BSDs: 1 when the lock is ours, -1 with errno set
- * when not (EWOULDBLOCK: someone holds it), 0 where shared memory cannot be
- * locked (macOS): there the programs go on without what it tells. */
-static inline int lock_segment(int fd, int operation)
-{
-	if (flock(fd, operation) == 0)
-		return 1;
-	return errno == ENOTSUP || errno == EOPNOTSUPP || errno == EINVAL ? 0 : -1;
-}
-
-/* Whether the name still leads to our segment, open on fd (the same device
- * and inode): names are shared, and another (from -f, or a mv) must survive
- * us.  Linux's lstat asks without a descriptor.  POSIX has no "remove only if
- * it is this object": a window stays before the shm_unlink.  1, 0 or -1. */
-static inline int same_object(const char *name, int fd)
-{
-#ifdef __linux__
-	struct stat ours, named;
-	char path[sizeof "/dev/shm" + NAME_MAX + 1];
-
-	(void)snprintf(path, sizeof path, "/dev/shm%s", name);
-	if (fstat(fd, &ours) == -1)
-		return -1;
-	if (lstat(path, &named) == -1)
-		return errno == ENOENT ? 0 : -1;
-	return ours.st_dev == named.st_dev && ours.st_ino == named.st_ino;
-#else /* macOS's fstat gives shared memory no inode: all it can ask is whether the name exists */
-	int other = shm_open(name, O_RDONLY, 0);
-
-	(void)fd;
-	if (other == -1)
-		return errno == ENOENT ? 0 : -1;
-	(void)close(other);
-	return 1;
-#endif
+	report(step, name, error, hint);
+	exit(1);
 }
 
 #endif

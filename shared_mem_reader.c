@@ -31,95 +31,86 @@
 #define NEVER_WAIT 0
 #endif
 
-static void parse_options(int argc, char *argv[], const char **name, int *keep);
-static int trusted(const char *name, const struct stat *info);
-static void refuse(const char *name, enum found found, int locked, int keep, int named);
+static void parse_options(int argc, char *argv[], const char **name, bool *keep);
+static bool trusted(const char *name, const struct stat *info);
+static void refuse(const char *name, enum found found, bool locked, bool keep, bool removed);
 
 int main(int argc, char *argv[])
 {
-	const char *name, *step;
+	const char *name;
 	struct segment *mapped_header = NULL, *segment;
 	struct header header = {0};
 	struct stat info;
 	enum found found;
-	int fd, keep, locked, named;
+	bool keep, locked;
+	int fd;
 
 	parse_options(argc, argv, &name, &keep);
 
 	/* 1. Open the segment, to read and to mark the message delivered (-k only reads). */
-	step = "shm_open";
 	fd = shm_open(name, (keep ? O_RDONLY : O_RDWR) | NEVER_WAIT, 0);
 	if (fd == -1)
-		goto fail;
-	step = "fcntl";
+		die("shm_open", name, errno, hint(OPEN, errno));
 	if (above_standard_streams(&fd) == -1)
-		goto fail;
+		die("fcntl", name, errno, NULL);
 
 	/* 2. Whose, and what, is it?  Asked before the lock: another user's is
 	 *    called that even while someone holds it. */
-	step = "fstat";
 	if (fstat(fd, &info) == -1)
-		goto fail;
+		die("fstat", name, errno, NULL);
 	if (!trusted(name, &info))
 		return 1;
 
 	/* 3. Lock it, without waiting.  A writer holds the lock until it has
 	 *    published, a consuming reader until it has removed the message, and
 	 *    the kernel drops it when they end.  -k shares it with other -k readers. */
-	step = "flock";
-	if ((locked = lock_segment(fd, (keep ? LOCK_SH : LOCK_EX) | LOCK_NB)) == -1)
-		goto fail;
+	locked = flock(fd, (keep ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0;
+	if (!locked && !cannot_lock(errno))
+		die("flock", name, errno, hint(LOCK, errno));
 
-	/* 4. Holding the lock, ask its size, and map its header, if any: the
-	 *    acquire load pairs with the writer's release store (step 9). */
-	step = "fstat";
+	/* 4. Holding the lock, ask its size again (a writer may have published
+	 *    since step 2), and map its header, if any: the acquire load pairs
+	 *    with the writer's release store (step 9). */
 	if (fstat(fd, &info) == -1)
-		goto fail;
+		die("fstat", name, errno, NULL);
 	if (info.st_size >= (off_t)SHM_HEADER_SIZE) {
-		step = "mmap";
 		mapped_header = mmap(NULL, SHM_HEADER_SIZE,
 		                     keep ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (mapped_header == MAP_FAILED)
-			goto fail;
+			die("mmap", name, errno, NULL);
 		header.state = atomic_load_explicit(&mapped_header->state, memory_order_acquire);
 		header.mark = mapped_header->mark;
 		header.message_len = mapped_header->message_len;
 	}
 
-	/* 5. Is there a message (classify)?  If not, and we hold the lock, nobody is
-	 *    at work: remove what a program died in, if the name still leads to it. */
+	/* 5. Is there a message (classify)?  If not, and we hold the lock alone,
+	 *    nobody is at work: clear what a program died in (clear_dead_segment). */
 	found = classify(&info, mapped_header == NULL ? NULL : &header);
 	if (found != MESSAGE) {
-		named = locked && same_object(name, fd) == 1;
-		step = "shm_unlink";
-		if (named && !keep && abandoned(found) && shm_unlink(name) == -1 && errno != ENOENT)
-			goto fail;
-		refuse(name, found, locked, keep, named);
+		refuse(name, found, locked, keep,
+		       locked && !keep && abandoned(found) && clear_dead_segment(name, fd));
 		return 1;
 	}
 
 	/* 6. Map the header and the message, not a byte more: a large segment costs
 	 *    nothing, and a 32-bit build reads one larger than its address space. */
 	size_t len = (size_t)header.message_len;
-	step = "mmap";
 	segment = mmap(NULL, SHM_HEADER_SIZE + len, PROT_READ, MAP_SHARED, fd, 0);
 	if (segment == MAP_FAILED)
-		goto fail;
+		die("mmap", name, errno, NULL);
 
 	/* 7. Print every byte, and make sure it got out (a full disk, a closed
 	 *    output: it stays ready).  A pipe that took the bytes has them. */
 	(void)setvbuf(stdout, NULL, _IONBF, 0); /* straight from the mapping, no copy */
-	if (fwrite(segment->message, 1, len, stdout) != len || fclose(stdout) == EOF) {
-		report("write standard output for", name, errno,
-		       "the message is kept; run reader.out again");
-		return 1;
-	}
+	if (fwrite(segment->message, 1, len, stdout) != len || fclose(stdout) == EOF)
+		die("write standard output for", name, errno,
+		    "the message is kept; run reader.out again");
 
 	/* 8. Delivered: say so, then remove the name if it still leads to it.  If
 	 *    we stop before, the next reader removes it, and prints nothing. */
 	if (!keep) {
 		atomic_store_explicit(&mapped_header->state, SHM_DELIVERED, memory_order_relaxed);
-		if (same_object(name, fd) == 1 && shm_unlink(name) == -1 && errno != ENOENT)
+		if (name_leads(name, fd) == HERE && shm_unlink(name) == -1 && errno != ENOENT)
 			report("shm_unlink", name, errno, NULL);
 	}
 
@@ -128,27 +119,23 @@ int main(int argc, char *argv[])
 	    munmap(mapped_header, SHM_HEADER_SIZE) == -1 || close(fd) == -1)
 		report("munmap or close", name, errno, NULL);
 	return 0;
-
-fail:
-	report(step, name, errno, hint(step, errno));
-	return 1;
 }
 
 /* Read the command line; a usage error exits 2.  getopt(3)'s messages are off: ours are used. */
-static void parse_options(int argc, char *argv[], const char **name, int *keep)
+static void parse_options(int argc, char *argv[], const char **name, bool *keep)
 {
 	const char *problem;
 	int opt;
 
 	*name = SHM_NAME;
-	*keep = 0;
+	*keep = false;
 	opterr = 0;
 	while ((opt = getopt(argc, argv, ":hkn:")) != -1) {
 		switch (opt) {
 		case 'h':
 			usage(USAGE, stdout, 0);
 		case 'k':
-			*keep = 1;
+			*keep = true;
 			break;
 		case 'n':
 			*name = optarg;
@@ -171,7 +158,7 @@ static void parse_options(int argc, char *argv[], const char **name, int *keep)
 
 /* Step 2: trust only a segment of our own (anyone may create a name first) and, on Linux, a
  * regular file, not a FIFO or directory planted there (macOS's fstat gives no file type). */
-static int trusted(const char *name, const struct stat *info)
+static bool trusted(const char *name, const struct stat *info)
 {
 	if (info->st_uid != geteuid())
 		warnx("check %s: owned by user %ld, not by you (refusing what someone else "
@@ -184,13 +171,13 @@ static int trusted(const char *name, const struct stat *info)
 		      shown(name));
 #endif
 	else
-		return 1;
-	return 0;
+		return true;
+	return false;
 }
 
 /* Step 5: say what the segment holds instead of a message, and what became of it.  Where shared
  * memory cannot be locked, nobody can tell whether a writer is at work, and nothing was removed. */
-static void refuse(const char *name, enum found found, int locked, int keep, int named)
+static void refuse(const char *name, enum found found, bool locked, bool keep, bool removed)
 {
 	static const char *const what[] = {
 	    [EMPTY] = "empty and unlocked: its writer died before writing, or will start again",
@@ -207,9 +194,10 @@ static void refuse(const char *name, enum found found, int locked, int keep, int
 		warnx("check %s: not ready (a writer may still be filling it: wait and run "
 		      "reader.out again; if no writer is running, writer.out -f replaces it)",
 		      shown(name));
-	else if (!named)
-		warnx("check %s: already delivered, or removed, by another program", shown(name));
+	else if (keep)
+		warnx("check %s: %s; reader.out without -k removes it", shown(name), what[found]);
+	else if (removed)
+		warnx("check %s: %s; removed it", shown(name), what[found]);
 	else
-		warnx("check %s: %s; %s", shown(name), what[found],
-		      keep ? "reader.out without -k removes it" : "removed it");
+		warnx("check %s: already delivered, or removed, by another program", shown(name));
 }

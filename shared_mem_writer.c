@@ -10,10 +10,9 @@
  *   -n NAME     segment name, "/" and a name (default /shm_demo)
  *   -s SIZE     segment size in bytes, K, M or G allowed (default 4096)
  *   -h          print this help
- * Exit status: 0 published at its name, 1 failed (what it made removed; if
- * it failed before its lock, its empty segment is left to the next writer or
- * reader; if it could not check its name after publishing, it says so, and
- * the message stays), 2 bad usage.  It catches no signal: killed before it
+ * Exit status: 0 published at its name, 1 failed (what it made removed,
+ * or, before its lock, left to the next program; or published, its name not
+ * checked: it says so), 2 bad usage.  It catches no signal: killed before it
  * publishes, it leaves a segment that says so, which the next writer or
  * reader removes.
  *
@@ -45,18 +44,18 @@ struct options {
 
 static void parse_options(int argc, char *argv[], struct options *options);
 static int parse_size(const char *text, size_t *size);
-static int nobody_needs(const char *name, int fd);
+static bool name_freed(const char *name);
 static int write_header(int fd);
 static size_t join_words(char *dest, int count, char *words[]);
 static int reserve(int fd, size_t offset, size_t len);
-static int read_input(int fd, const char *name, char *message, size_t size, size_t *len);
+static bool read_input(int fd, const char *name, char *message, size_t room, size_t *len);
+static int undo(const char *name, int fd, const char *step, const char *hint);
 
 int main(int argc, char *argv[])
 {
 	struct options options;
 	struct segment *segment;
-	const char *step;
-	int fd, old, error, cleared, ours;
+	int fd, error, attempt;
 
 	parse_options(argc, argv, &options); /* words that cannot fit end it here */
 	const char *name = options.name;
@@ -64,81 +63,61 @@ int main(int argc, char *argv[])
 	/* 1. Create the segment: O_EXCL fails if the name is taken, so we never
 	 *    reuse what someone else made.  Mode 0600 keeps it ours alone, and our
 	 *    umask takes nothing from it.  -f first removes whatever has the name. */
-	if (options.replace && shm_unlink(name) == -1 && errno != ENOENT) {
-		report("shm_unlink", name, errno, hint("shm_unlink", errno));
-		return 1;
-	}
+	if (options.replace && shm_unlink(name) == -1 && errno != ENOENT)
+		die("shm_unlink", name, errno, hint(REMOVE, errno));
 	(void)umask(S_IRWXG | S_IRWXO); /* cannot fail; 0377 would leave the owner 0400 */
-	for (int attempt = 1;; attempt++) {
-		if (attempt > ATTEMPTS) {
-			warnx("create %s: other programs took or removed the name %d times; gave "
-			      "up (try again)",
-			      shown(name), ATTEMPTS);
-			return 1;
-		}
+	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
 		fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, S_IRUSR | S_IWUSR);
 		error = errno;
-		/* 2. Taken by a segment that a writer or reader died in?  It needs
-		 *    nobody: remove it while we hold its lock, and start again.  Gone
-		 *    already (a reader removed it)?  Start again too. */
-		if (fd == -1 && error == EEXIST) {
-			if ((old = shm_open(name, O_RDWR, 0)) == -1 && errno == ENOENT)
-				continue;
-			cleared = old != -1 && nobody_needs(name, old) && shm_unlink(name) == 0;
-			if (old != -1)
-				(void)close(old);
-			if (cleared)
-				continue;
-		}
-		if (fd == -1) {
-			report("shm_open", name, error, hint("create", error));
-			return 1;
-		}
-		/* Failing here, before its lock, it leaves its empty segment: another
-		 * program may have cleared it and made its own under the name since. */
-		if (above_standard_streams(&fd) == -1) {
-			report("fcntl", name, errno, NULL);
-			return 1;
-		}
+		/* 2. Taken by a segment that a program died in, which we removed, or by
+		 *    one that is gone already (name_freed)?  Start again. */
+		if (fd == -1 && error == EEXIST && name_freed(name))
+			continue;
+		if (fd == -1)
+			die("shm_open", name, error, hint(CREATE, error));
+		if (above_standard_streams(&fd) == -1)
+			die("fcntl", name, errno, NULL);
 
-		/* 3. Lock it until it is published; the kernel drops it when we end.  A
-		 *    reader that got it first took it for a dead writer's: start again. */
-		if (lock_segment(fd, LOCK_EX) == -1) {
-			report("flock", name, errno, NULL);
-			return 1;
-		}
-		if (same_object(name, fd) != 0)
+		/* 3. Lock it until it is published; the kernel drops the lock when we end.
+		 *    Until then a failure removes nothing (another writer may have cleared
+		 *    the empty segment, and made its own).  A reader that came first took
+		 *    it for a dead writer's, and removed it: start again. */
+		if (flock(fd, LOCK_EX) == -1 && !cannot_lock(errno))
+			die("flock", name, errno, NULL);
+		if (name_leads(name, fd) != ELSEWHERE)
 			break;
 		(void)close(fd); /* nameless now: it goes with its descriptor */
 	}
+	if (attempt > ATTEMPTS)
+		errx(1,
+		     "create %s: other programs took or removed the name %d times; "
+		     "gave up (try again)",
+		     shown(name), ATTEMPTS);
 
 	/* 4. Mark it: its first 16 bytes say "filling" and "writer.out's" (write_header). */
-	step = "pwrite";
 	if (write_header(fd) == -1)
-		goto fail;
+		return undo(name, fd, "pwrite", hint(RESERVE, errno));
 
 	/* 5. Reserve memory for the header and words: a full /dev/shm fails here, not by SIGBUS. */
-	step = "posix_fallocate";
 	if (reserve(fd, 0, SHM_HEADER_SIZE + options.message_len) == -1)
-		goto fail;
+		return undo(name, fd, "posix_fallocate", hint(RESERVE, errno));
 
 	/* 6. Give it its full size: the rest takes no memory until it is used. */
-	step = "ftruncate";
 	if (ftruncate(fd, (off_t)options.size) == -1)
-		goto fail;
+		return undo(name, fd, "ftruncate", NULL);
 
 	/* 7. Map it; MAP_SHARED makes our stores reach every process that maps it. */
-	step = "mmap";
 	segment = mmap(NULL, options.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (segment == MAP_FAILED)
-		goto fail;
+		return undo(name, fd, "mmap", NULL);
 	segment->mark = SHM_MARK; /* already there on Linux (step 4); macOS marks it only now */
 
 	/* 8. Copy the message in (standard input reserved as it comes), and its length. */
 	if (!options.from_stdin)
 		join_words(segment->message, options.word_count, options.words);
-	else if (read_input(fd, name, segment->message, options.size, &options.message_len) == -1)
-		goto undo; /* read_input said why */
+	else if (!read_input(fd, name, segment->message, options.size - SHM_HEADER_SIZE,
+	                     &options.message_len))
+		return undo(name, fd, NULL, NULL); /* read_input said why */
 	segment->message_len = options.message_len;
 
 	/* 9. Publish: the release store makes every write above seen before SHM_READY. */
@@ -146,28 +125,19 @@ int main(int argc, char *argv[])
 
 	/* 10. Does the name still lead to it (writer.out -f, since step 3)?  Asked
 	 *     after publishing: exit 0 means it was at its name when published. */
-	if ((ours = same_object(name, fd)) == 0) {
-		warnx("check %s: its name leads elsewhere now; this message is lost", shown(name));
-		return 1;
-	}
-	if (ours == -1) {
-		report("check", name, errno,
-		       "it was published, but whether it is still at its name is unknown: run "
-		       "reader.out to see");
-		return 1;
-	}
+	enum where leads = name_leads(name, fd);
+	if (leads == ELSEWHERE)
+		errx(1, "check %s: its name leads elsewhere now; this message is lost",
+		     shown(name));
+	if (leads == UNKNOWN)
+		die("check", name, errno,
+		    "it was published, but whether it is still at its name is unknown: "
+		    "run reader.out to see");
 
 	/* 11. Unmap and close, which releases the lock; the message stays. */
 	if (munmap(segment, options.size) == -1 || close(fd) == -1)
 		report("munmap or close", name, errno, NULL);
 	return 0;
-
-fail: /* Alive after step 3: remove what we made, locked; a death leaves it to the next. */
-	report(step, name, errno, hint(step, errno));
-undo:
-	if (same_object(name, fd) == 1 && shm_unlink(name) == -1 && errno != ENOENT)
-		report("shm_unlink", name, errno, NULL);
-	return 1;
 }
 
 /* Read the command line into 'options'; a usage error exits 2, words that
@@ -253,25 +223,20 @@ static int parse_size(const char *text, size_t *size)
 	return 0;
 }
 
-/* Step 2: whether the segment open on fd, at our name, is ours, unlocked and
- * abandoned (classify); then we hold its lock until we close fd.  (Never on
- * macOS, where flock fails on shared memory: the writer says "File exists".) */
-static int nobody_needs(const char *name, int fd)
+/* Step 2: whether the name, taken when we created, is free now: the segment
+ * at it was one that a program died in, which we locked and removed
+ * (clear_dead_segment), or nothing has the name any more.  Where shared
+ * memory cannot be locked (macOS), no: "File exists". */
+static bool name_freed(const char *name)
 {
-	struct stat info;
-	struct header header;
-	enum found found;
+	int old = shm_open(name, O_RDWR, 0);
+	bool freed;
 
-	if (fstat(fd, &info) == -1 || info.st_uid != geteuid() ||
-	    lock_segment(fd, LOCK_EX | LOCK_NB) != 1 || fstat(fd, &info) == -1)
-		return 0;
-	if (info.st_size < (off_t)SHM_HEADER_SIZE)
-		found = classify(&info, NULL);
-	else if (pread(fd, &header, sizeof header, 0) == (ssize_t)sizeof header)
-		found = classify(&info, &header);
-	else
-		return 0;
-	return abandoned(found) && same_object(name, fd) == 1;
+	if (old == -1)
+		return errno == ENOENT;
+	freed = flock(old, LOCK_EX | LOCK_NB) == 0 && clear_dead_segment(name, old);
+	(void)close(old); /* and with it the lock */
+	return freed;
 }
 
 /* Step 4: the header, "filling" and marked, in one pwrite.  Linux allows write on shared memory;
@@ -280,11 +245,8 @@ static int write_header(int fd)
 {
 #ifdef __linux__
 	const struct header header = {.state = SHM_FILLING, .mark = SHM_MARK};
-	ssize_t written = pwrite(fd, &header, sizeof header, 0);
 
-	if (written >= 0 && written < (ssize_t)sizeof header)
-		errno = EIO; /* a part only: not seen on a tmpfs, but not ours to hide */
-	return written == (ssize_t)sizeof header ? 0 : -1;
+	return pwrite(fd, &header, sizeof header, 0) == (ssize_t)sizeof header ? 0 : -1;
 #else
 	(void)fd;
 	return 0;
@@ -324,45 +286,40 @@ static int reserve(int fd, size_t offset, size_t len)
 #endif
 }
 
-/* Step 8 with "-": read standard input to its end straight into the message, each 64 KiB piece
- * reserved before read() fills it (else EFAULT), and halved, down to a page, to fit a nearly
- * full /dev/shm.  One byte is read aside first: only what came takes memory.  -1, said why. */
-static int read_input(int fd, const char *name, char *message, size_t size, size_t *len)
+/* Step 8 with "-": read standard input to its end, a buffer at a time; reserve what came
+ * (a full /dev/shm is then an error, not SIGBUS), and copy it in: only what came takes memory.
+ * False, said why, if it fails, or is longer than 'room'. */
+static bool read_input(int fd, const char *name, char *message, size_t room, size_t *len)
 {
-	size_t room = size - SHM_HEADER_SIZE, page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t reserved = 0, piece; /* bytes of message[] reserved so far */
-	char next;                  /* the first byte past the reserved part */
+	static char buffer[64 * 1024];
 	ssize_t n;
-	int failed;
 
-	for (*len = 0;; *len += (size_t)n) {
-		if (*len < reserved)
-			n = read(STDIN_FILENO, message + *len, reserved - *len);
-		else
-			n = read(STDIN_FILENO, &next, 1);
-		if (n <= 0)
-			break;
-		if (*len < reserved)
-			continue;
-		if (reserved == room) {
+	for (*len = 0; (n = read(STDIN_FILENO, buffer, sizeof buffer)) > 0; *len += (size_t)n) {
+		if ((size_t)n > room - *len) {
 			warnx("read standard input for %s: longer than the %zu bytes a %zu-byte "
 			      "segment holds (use -s to make the segment larger)",
-			      shown(name), room, size);
-			return -1;
+			      shown(name), room, room + SHM_HEADER_SIZE);
+			return false;
 		}
-		piece = room - reserved < (size_t)64 << 10 ? room - reserved : (size_t)64 << 10;
-		while ((failed = reserve(fd, SHM_HEADER_SIZE + reserved, piece)) == -1 &&
-		       errno == ENOSPC && piece > page)
-			piece = piece / 2 > page ? piece / 2 : page;
-		if (failed) {
-			report("posix_fallocate", name, errno, hint("posix_fallocate", errno));
-			return -1;
+		if (reserve(fd, SHM_HEADER_SIZE + *len, (size_t)n) == -1) {
+			report("posix_fallocate", name, errno, hint(RESERVE, errno));
+			return false;
 		}
-		reserved += piece;
-		message[*len] = next;
+		memcpy(message + *len, buffer, (size_t)n);
 	}
 	if (n == 0)
-		return 0; /* the end of the input */
+		return true; /* the end of the input */
 	warnx("read standard input for %s: %s", shown(name), strerror(errno));
-	return -1;
+	return false;
+}
+
+/* A failure after step 3: say why (step NULL: already said), and clear our
+ * segment as the next writer or reader would after a death, holding its lock
+ * (clear_dead_segment): only if the name still leads to it.  Returns 1. */
+static int undo(const char *name, int fd, const char *step, const char *hint)
+{
+	if (step != NULL)
+		report(step, name, errno, hint);
+	(void)clear_dead_segment(name, fd);
+	return 1;
 }
