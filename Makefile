@@ -54,14 +54,14 @@ basic: basic_writer.out basic_reader.out
 	./basic_writer.out
 	./basic_reader.out
 
-# The live pair lives in README.md only too: its third C block is live.h,
-# which both programs include, the fourth and fifth are the programs.
+# The live pair lives in README.md only too: its third and fourth C blocks are
+# the programs, the fifth live.h, which both include.
 live.h: README.md tests/readme_code.sh
-	sh tests/readme_code.sh 3 >$@
-live_writer.c: README.md tests/readme_code.sh
-	sh tests/readme_code.sh 4 >$@
-live_reader.c: README.md tests/readme_code.sh
 	sh tests/readme_code.sh 5 >$@
+live_writer.c: README.md tests/readme_code.sh
+	sh tests/readme_code.sh 3 >$@
+live_reader.c: README.md tests/readme_code.sh
+	sh tests/readme_code.sh 4 >$@
 
 live_writer.out: live_writer.c live.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ live_writer.c $(LDLIBS) $(RT_LIB) $(THREAD_LIB)

@@ -206,9 +206,9 @@ fi
 #    is built from README.md on a name of this run's own.
 live_built=false
 if command -v "${CC:-cc}" >/dev/null 2>&1; then
-	sh tests/readme_code.sh 3 | sed "s|\"/shm_live\"|\"${seg}_live\"|" >"$work/live.h" || exit 1
+	sh tests/readme_code.sh 5 | sed "s|\"/shm_live\"|\"${seg}_live\"|" >"$work/live.h" || exit 1
 	# shellcheck disable=SC2086 # RT_LIB and THREAD_LIB are empty or one word
-	for role in writer:4 reader:5; do
+	for role in writer:3 reader:4; do
 		sh tests/readme_code.sh "${role#*:}" >"$work/live_${role%:*}.c" &&
 			${CC:-cc} -std=c11 -O2 -o "$work/live_${role%:*}" "$work/live_${role%:*}.c" ${RT_LIB:-} ${THREAD_LIB:-} ||
 			exit 1

@@ -393,8 +393,8 @@ part_macos() {
 	fi
 	dir=build/macos
 	if ! { mkdir -p "$dir" && sh tests/readme_code.sh 1 >"$dir/basic_writer.c" &&
-		sh tests/readme_code.sh 2 >"$dir/basic_reader.c" && sh tests/readme_code.sh 3 >"$dir/live.h" &&
-		sh tests/readme_code.sh 4 >"$dir/live_writer.c" && sh tests/readme_code.sh 5 >"$dir/live_reader.c"; }; then
+		sh tests/readme_code.sh 2 >"$dir/basic_reader.c" && sh tests/readme_code.sh 3 >"$dir/live_writer.c" &&
+		sh tests/readme_code.sh 4 >"$dir/live_reader.c" && sh tests/readme_code.sh 5 >"$dir/live.h"; }; then
 		result "not ok" "README.md's lessons are taken out into $dir"
 		return
 	fi

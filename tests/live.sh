@@ -10,7 +10,7 @@
 # build of the pair with this one (make check's matrix and musl parts).
 
 # build_live [DIR [CC FLAGS...]]: README.md's third, fourth and fifth C
-# blocks, live.h, live_writer.c and live_reader.c, on the case's own name
+# blocks, live_writer.c, live_reader.c and live.h, on the case's own name
 # $seg, built warning-free into DIR (default $work) as live_writer.out and
 # live_reader.out, by CC (default $CC, or cc, with LESSON_CFLAGS: make check's
 # sanitizer builds).
@@ -22,15 +22,15 @@ build_live() {
 	need "$1" || return
 	mkdir -p "$dir" || return 1
 	rm -f "$work"/*_in "$work"/*_out "$work"/*_err
-	sh tests/readme_code.sh 3 >"$dir/live.h.block" && sh tests/readme_code.sh 4 >"$dir/live_writer.c" &&
-		sh tests/readme_code.sh 5 >"$dir/live_reader.c" || return 1
+	sh tests/readme_code.sh 3 >"$dir/live_writer.c" && sh tests/readme_code.sh 4 >"$dir/live_reader.c" &&
+		sh tests/readme_code.sh 5 >"$dir/live.h.block" || return 1
 	block=$(wc -l <"$dir/live.h.block") writer=$(wc -l <"$dir/live_writer.c")
 	reader=$(wc -l <"$dir/live_reader.c")
 	if ! { grep -q '"/shm_live"' "$dir/live.h.block" && grep -q '#include "live.h"' "$dir/live_writer.c" &&
 		grep -q '#include "live.h"' "$dir/live_reader.c" && [ "$writer" -le 100 ] && [ "$reader" -le 100 ] &&
 		[ $((block + writer + reader)) -le 250 ]; }; then
-		echo "README.md's C blocks 3 to 5 are not live.h on /shm_live ($block lines), then"
-		echo "live_writer.c ($writer) and live_reader.c ($reader) that include it, in 100 lines"
+		echo "README.md's C blocks 3 to 5 are not live_writer.c ($writer lines) and"
+		echo "live_reader.c ($reader), which include live.h on /shm_live ($block), in 100 lines"
 		echo "each and 250 in all"
 		return 1
 	fi
