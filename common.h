@@ -167,7 +167,8 @@ static inline bool clear_dead_segment(const char *name, int fd)
 	return true;
 }
 
-/* --- The command line's helpers: a first reading can stop here ----------------------------- */
+/* --- A first reading can stop here: the command line, and the words of errors -------------- *
+ * (die: report, then exit 1; hint: what to do) */
 
 /* NULL if POSIX allows the name and Linux can make it a file in /dev/shm; else why not. */
 static inline const char *segment_name_problem(const char *name)

@@ -7,8 +7,9 @@
  *   -n NAME   segment name, "/" and a name (default /shm_demo)
  *   -h        print this help
  * Exit status: 0 printed, 1 failed (a ready message is kept), 2 bad usage.
- * It catches no signal: killed at any point, it leaves the message ready for
- * the next reader, which prints it whole.
+ * It catches no signal: killed before it marks the message delivered, it
+ * leaves it ready for the next reader, which prints it whole; killed after,
+ * the next reader removes it.
  *
  * It teaches: shm_open of an existing object, flock, fstat, mmap, checking
  * what another process left before trusting it, and shm_unlink of a name
@@ -63,7 +64,8 @@ int main(int argc, char *argv[])
 
 	/* 3. Lock it, without waiting.  A writer holds the lock until it has
 	 *    published, a consuming reader until it has removed the message, and
-	 *    the kernel drops it when they end.  -k shares it with other -k readers. */
+	 *    the kernel drops it when they end.  -k shares it with other -k readers.
+	 *    (Only where shared memory cannot be locked, macOS, is 'locked' false.) */
 	locked = flock(fd, (keep ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0;
 	if (!locked && !cannot_lock(errno))
 		die("flock", name, errno, hint(LOCK, errno));
@@ -84,11 +86,11 @@ int main(int argc, char *argv[])
 	}
 
 	/* 5. Is there a message (classify)?  If not, and we hold the lock alone,
-	 *    nobody is at work: clear what a program died in (clear_dead_segment). */
+	 *    nobody is at work: remove what a program died in (clear_dead_segment). */
 	found = classify(&info, mapped_header == NULL ? NULL : &header);
 	if (found != MESSAGE) {
-		refuse(name, found, locked, keep,
-		       locked && !keep && abandoned(found) && clear_dead_segment(name, fd));
+		bool removed = locked && !keep && abandoned(found) && clear_dead_segment(name, fd);
+		refuse(name, found, locked, keep, removed);
 		return 1;
 	}
 
@@ -109,6 +111,7 @@ int main(int argc, char *argv[])
 	/* 8. Delivered: say so, then remove the name if it still leads to it.  If
 	 *    we stop before, the next reader removes it, and prints nothing. */
 	if (!keep) {
+		/* relaxed: whoever looks next takes the lock first, which orders it */
 		atomic_store_explicit(&mapped_header->state, SHM_DELIVERED, memory_order_relaxed);
 		if (name_leads(name, fd) == HERE && shm_unlink(name) == -1 && errno != ENOENT)
 			report("shm_unlink", name, errno, NULL);

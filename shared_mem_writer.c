@@ -44,7 +44,7 @@ struct options {
 
 static void parse_options(int argc, char *argv[], struct options *options);
 static int parse_size(const char *text, size_t *size);
-static bool name_freed(const char *name);
+static bool removed_if_dead(const char *name);
 static int write_header(int fd);
 static size_t join_words(char *dest, int count, char *words[]);
 static int reserve(int fd, size_t offset, size_t len);
@@ -69,9 +69,9 @@ int main(int argc, char *argv[])
 	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
 		fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, S_IRUSR | S_IWUSR);
 		error = errno;
-		/* 2. Taken by a segment that a program died in, which we removed, or by
-		 *    one that is gone already (name_freed)?  Start again. */
-		if (fd == -1 && error == EEXIST && name_freed(name))
+		/* 2. Taken?  If by a segment that a program died in, remove it
+		 *    (removed_if_dead), and start again; if by one gone already, too. */
+		if (fd == -1 && error == EEXIST && removed_if_dead(name))
 			continue;
 		if (fd == -1)
 			die("shm_open", name, error, hint(CREATE, error));
@@ -84,7 +84,7 @@ int main(int argc, char *argv[])
 		 *    it for a dead writer's, and removed it: start again. */
 		if (flock(fd, LOCK_EX) == -1 && !cannot_lock(errno))
 			die("flock", name, errno, NULL);
-		if (name_leads(name, fd) != ELSEWHERE)
+		if (name_leads(name, fd) != ELSEWHERE) /* if it cannot tell, step 10 asks again */
 			break;
 		(void)close(fd); /* nameless now: it goes with its descriptor */
 	}
@@ -223,11 +223,11 @@ static int parse_size(const char *text, size_t *size)
 	return 0;
 }
 
-/* Step 2: whether the name, taken when we created, is free now: the segment
- * at it was one that a program died in, which we locked and removed
- * (clear_dead_segment), or nothing has the name any more.  Where shared
- * memory cannot be locked (macOS), no: "File exists". */
-static bool name_freed(const char *name)
+/* Step 2: the name was taken.  Lock what it leads to, and remove it if a
+ * program died in it (clear_dead_segment).  True if the name is free now:
+ * removed, or gone already.  Where shared memory cannot be locked (macOS),
+ * false: "File exists". */
+static bool removed_if_dead(const char *name)
 {
 	int old = shm_open(name, O_RDWR, 0);
 	bool freed;
