@@ -3,7 +3,8 @@
 #   make basic  build lesson one from README.md, then run its writer and reader
 #   make live   build the live pair from README.md, then run both at once
 #   make run    build, then run the writer and the reader (NAME=/x: on /x)
-#   make test   build, then run the test suite (tests/run.sh)
+#   make test   build, then run the test suite (tests/run.sh, tests/try.sh)
+#   make try    build, then show each row of lesson three's table (tests/try.sh)
 #   make check  make test, then every deeper check (tests/check.sh); one of
 #               them alone: make check-faults, check-asan, check-valgrind,
 #               check-static, check-matrix, check-arm64, check-musl, check-macos,
@@ -76,7 +77,12 @@ live: live_writer.out live_reader.out
 		./live_reader.out && wait $$!
 
 test: all
-	RT_LIB="$(RT_LIB)" THREAD_LIB="$(THREAD_LIB)" ONCE=yes sh tests/run.sh
+	RT_LIB="$(RT_LIB)" THREAD_LIB="$(THREAD_LIB)" sh tests/check.sh test
+
+# Lesson three's table, row by row: lesson one failing, lesson three holding
+# (ROW=name: that row alone).
+try: all
+	RT_LIB="$(RT_LIB)" ROW="$(ROW)" sh tests/try.sh
 
 CHECKS = check-faults check-asan check-valgrind check-static check-matrix check-arm64 check-musl \
 	check-macos check-user check-clone check-bench
@@ -95,4 +101,4 @@ clean:
 	rm -f live.h live_writer.c live_reader.c live_writer.out live_reader.out
 	rm -rf build
 
-.PHONY: all basic live run test check $(CHECKS) bench clean
+.PHONY: all basic live run test try check $(CHECKS) bench clean

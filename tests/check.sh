@@ -1,6 +1,8 @@
 #!/bin/sh
-# tests/check.sh PART... - the deeper checks behind make check.  Each part is
-# also a make target of its own: make check-asan, make check-static, ...
+# tests/check.sh PART... - make test (the part "test"), and the deeper checks
+# behind make check.  Each of those is also a make target of its own: make
+# check-asan, make check-static, ...
+#   test      make test: tests/run.sh, then tests/try.sh (TRY=test)
 #   faults    the fault-injection cases (tests/faults.sh) on the normal build
 #   asan      the test scripts against gcc and clang builds with AddressSanitizer
 #             and UndefinedBehaviorSanitizer, the lessons from README.md built
@@ -169,6 +171,13 @@ all_documented() {
 
 part_documented() {
 	step "every message in docs/troubleshooting.md was shown by a run of make check" all_documented
+}
+
+# make test: the promises of the lessons (tests/run.sh, with the cases that
+# run once), then each row of lesson three's table, both ways (tests/try.sh).
+part_test() {
+	ONCE=yes suite . tests/run.sh
+	TRY="test" suite . tests/try.sh
 }
 
 part_faults() {

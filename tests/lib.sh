@@ -351,6 +351,14 @@ documented() {
 	return 1
 }
 
+# table_rows: for each row of lesson three's table in README.md, its last two
+# columns, "try it" and "test", without their backquotes: "make try ROW=x x".
+table_rows() {
+	awk '/^## Lesson three/ { on = 1; next } /^## / { on = 0 }
+		on && /^\| / && !/^\| (---|what goes wrong)/ { print $(NF - 2), $(NF - 1) }' FS='|' README.md |
+		tr -d '`'
+}
+
 # present / absent: fail unless segment $seg exists / does not exist.
 present() {
 	[ -e "$(seg_file)" ] && return 0

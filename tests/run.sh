@@ -48,20 +48,22 @@ lesson_one() {
 check "lesson one in README.md builds warning-free and passes its message from writer to reader" lesson_one
 
 # Each row of lesson three's table in README.md names the test case that
-# shows it: a case that exists, in one of the test scripts.
+# shows it, a case that exists in one of the test scripts, and has a "try
+# it" of make try for that row, which tests/try.sh runs.
 table_cases() {
-	cases=$(awk '/^## Lesson three/ { on = 1; next } /^## / { on = 0 }
-		on && /^\| / && !/^\| (---|what goes wrong)/ { print $(NF - 1) }' FS='|' README.md |
-		tr -d ' `')
-	[ -n "$cases" ] || { echo "lesson three's table names no case" && return 1; }
-	for name in $cases; do
-		grep -q "^check \".*\" $name\$" tests/run.sh tests/faults.sh tests/hostile.sh && continue
-		echo "lesson three's table names $name, which no test script checks"
-		return 1
-	done
-	echo "$(echo "$cases" | wc -l) rows"
+	table_rows >"$work/rows"
+	[ -s "$work/rows" ] || { echo "lesson three's table names no case" && return 1; }
+	while read -r make try row name; do
+		grep -q "^check \".*\" $name\$" tests/run.sh tests/faults.sh tests/hostile.sh || {
+			echo "lesson three's table names $name, which no test script checks" && return 1
+		}
+		if ! { [ "$make $try $row" = "make try ROW=$name" ] && grep -q "^try_$name() {" tests/try.sh; }; then
+			echo "the row of $name has no make try ROW=$name that tests/try.sh runs" && return 1
+		fi
+	done <"$work/rows"
+	echo "$(wc -l <"$work/rows") rows"
 }
-check "each row of lesson three's table in README.md names a test case that exists" table_cases
+check "each row of lesson three's table in README.md names a test case that exists, and its make try" table_cases
 
 make_run_name() {
 	native "make builds for this machine, not for the build under test" || return
