@@ -368,6 +368,21 @@ planted() {
 }
 check "a FIFO, directory or symbolic link at the name is refused at once, never waited on, and left there" planted
 
+# docs/python.md's reader, another language keeping the header's contract:
+# it prints writer.out's message byte for byte and removes it (reader.out
+# then finds nothing); it refuses a segment that a writer died in, changes
+# nothing, and leaves it for writer.out or reader.out.
+python_reader() {
+	need python3 || return
+	sh tests/readme_code.sh 1 python docs/python.md >"$work/shm_read.py" && [ -s "$work/shm_read.py" ] &&
+		expect 0 writer -n "$seg" - <"$work/binary" && expect 0 python3 "$work/shm_read.py" "$seg" &&
+		printed "$work/binary" && expect 1 reader -n "$seg" && said "No such file" || return 1
+	make_good && poke 0 '\000\000\000\000' && cp "$(seg_file)" "$work/before" &&
+		expect 1 python3 "$work/shm_read.py" "$seg" && silent && said "left alone" &&
+		cmp "$work/before" "$(seg_file)"
+}
+check "docs/python.md's reader prints writer.out's message byte for byte and removes it; a dead writer's it leaves" python_reader
+
 # --- What the lock tells a reader -------------------------------------------
 
 # In these cases the reader gets the segment's lock: nobody is at work on it.
