@@ -91,17 +91,18 @@ static inline bool abandoned(enum found found)
 /* --- What both programs do ----------------------------------------------------------------- */
 
 /* A program started with a standard stream closed gets the segment under its
- * number, where its reads, output or messages would land: move it above. */
-static inline int above_standard_streams(int *fd)
+ * number, where its reads, output or messages would land: move it above.
+ * False, errno set, if it cannot. */
+static inline bool above_standard_streams(int *fd)
 {
 	if (*fd > STDERR_FILENO)
-		return 0;
+		return true;
 	int high = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
 	if (high == -1)
-		return -1;
+		return false;
 	(void)close(*fd); /* 'high' is open on the same segment */
 	*fd = high;
-	return 0;
+	return true;
 }
 
 /* Whether a failed flock(2) says that this system cannot lock shared memory at all (macOS):

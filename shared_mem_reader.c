@@ -52,7 +52,7 @@ int main(int argc, char *argv[])
 	fd = shm_open(name, (keep ? O_RDONLY : O_RDWR) | NEVER_WAIT, 0);
 	if (fd == -1)
 		die("shm_open", name, errno, hint(OPEN, errno));
-	if (above_standard_streams(&fd) == -1)
+	if (!above_standard_streams(&fd))
 		die("fcntl", name, errno, NULL);
 
 	/* 2. Whose, and what, is it?  Asked before the lock: another user's is

@@ -43,13 +43,13 @@ struct options {
 };
 
 static void parse_options(int argc, char *argv[], struct options *options);
-static int parse_size(const char *text, size_t *size);
+static bool parse_size(const char *text, size_t *size);
 static bool removed_if_dead(const char *name);
-static int write_header(int fd);
+static bool write_header(int fd);
 static size_t join_words(char *dest, int count, char *words[]);
-static int reserve(int fd, size_t offset, size_t len);
+static bool reserve(int fd, size_t offset, size_t len);
 static bool read_input(int fd, const char *name, char *message, size_t room, size_t *len);
-static int undo(const char *name, int fd, const char *step, const char *hint);
+static _Noreturn void clear_and_die(const char *name, int fd, const char *step, const char *hint);
 
 int main(int argc, char *argv[])
 {
@@ -75,7 +75,7 @@ int main(int argc, char *argv[])
 			continue;
 		if (fd == -1)
 			die("shm_open", name, error, hint(CREATE, error));
-		if (above_standard_streams(&fd) == -1)
+		if (!above_standard_streams(&fd))
 			die("fcntl", name, errno, NULL);
 
 		/* 3. Lock it until it is published; the kernel drops the lock when we end.
@@ -95,21 +95,21 @@ int main(int argc, char *argv[])
 		     shown(name), ATTEMPTS);
 
 	/* 4. Mark it: its first 16 bytes say "filling" and "writer.out's" (write_header). */
-	if (write_header(fd) == -1)
-		return undo(name, fd, "pwrite", hint(RESERVE, errno));
+	if (!write_header(fd))
+		clear_and_die(name, fd, "pwrite", hint(RESERVE, errno));
 
 	/* 5. Reserve memory for the header and words: a full /dev/shm fails here, not by SIGBUS. */
-	if (reserve(fd, 0, SHM_HEADER_SIZE + options.message_len) == -1)
-		return undo(name, fd, "posix_fallocate", hint(RESERVE, errno));
+	if (!reserve(fd, 0, SHM_HEADER_SIZE + options.message_len))
+		clear_and_die(name, fd, "posix_fallocate", hint(RESERVE, errno));
 
 	/* 6. Give it its full size: the rest takes no memory until it is used. */
 	if (ftruncate(fd, (off_t)options.size) == -1)
-		return undo(name, fd, "ftruncate", NULL);
+		clear_and_die(name, fd, "ftruncate", NULL);
 
 	/* 7. Map it; MAP_SHARED makes our stores reach every process that maps it. */
 	segment = mmap(NULL, options.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (segment == MAP_FAILED)
-		return undo(name, fd, "mmap", NULL);
+		clear_and_die(name, fd, "mmap", NULL);
 	segment->mark = SHM_MARK; /* already there on Linux (step 4); macOS marks it only now */
 
 	/* 8. Copy the message in (standard input reserved as it comes), and its length. */
@@ -117,7 +117,7 @@ int main(int argc, char *argv[])
 		join_words(segment->message, options.word_count, options.words);
 	else if (!read_input(fd, name, segment->message, options.size - SHM_HEADER_SIZE,
 	                     &options.message_len))
-		return undo(name, fd, NULL, NULL); /* read_input said why */
+		clear_and_die(name, fd, NULL, NULL); /* read_input said why */
 	segment->message_len = options.message_len;
 
 	/* 9. Publish: the release store makes every write above seen before SHM_READY. */
@@ -161,7 +161,7 @@ static void parse_options(int argc, char *argv[], struct options *options)
 			options->name = optarg;
 			break;
 		case 's':
-			if (parse_size(optarg, &options->size) == -1)
+			if (!parse_size(optarg, &options->size))
 				usage(USAGE, stderr, 2);
 			break;
 		default: /* ':' or '?' */
@@ -192,9 +192,9 @@ static void parse_options(int argc, char *argv[], struct options *options)
 	}
 }
 
-/* "4096", "64K", "2M" or "1G" to bytes; -1, said why, if it is not a size we
+/* "4096", "64K", "2M" or "1G" to bytes; false, said why, if it is not a size we
  * can use.  It goes to ftruncate (off_t) and mmap (size_t): it fits both. */
-static int parse_size(const char *text, size_t *size)
+static bool parse_size(const char *text, size_t *size)
 {
 	uintmax_t value, unit = 1;
 	char *end;
@@ -211,16 +211,16 @@ static int parse_size(const char *text, size_t *size)
 		end++;
 	if (text[0] < '0' || text[0] > '9' || *end != '\0') { /* strtoumax would take " -1" */
 		warnx("SIZE must be a whole number of bytes, optionally with K, M or G");
-		return -1;
+		return false;
 	}
 	if (errno == ERANGE || value > (uintmax_t)PTRDIFF_MAX / unit ||
 	    value * unit < SHM_HEADER_SIZE) {
 		warnx("SIZE must be at least %zu bytes (the header) and at most %td",
 		      SHM_HEADER_SIZE, PTRDIFF_MAX);
-		return -1;
+		return false;
 	}
 	*size = (size_t)(value * unit);
-	return 0;
+	return true;
 }
 
 /* Step 2: the name was taken.  Lock what it leads to, and remove it if a
@@ -241,15 +241,15 @@ static bool removed_if_dead(const char *name)
 
 /* Step 4: the header, "filling" and marked, in one pwrite.  Linux allows write on shared memory;
  * macOS does not (ESPIPE): there the mark comes at step 7, and a death before needs -f. */
-static int write_header(int fd)
+static bool write_header(int fd)
 {
 #ifdef __linux__
 	const struct header header = {.state = SHM_FILLING, .mark = SHM_MARK};
 
-	return pwrite(fd, &header, sizeof header, 0) == (ssize_t)sizeof header ? 0 : -1;
+	return pwrite(fd, &header, sizeof header, 0) == (ssize_t)sizeof header;
 #else
 	(void)fd;
-	return 0;
+	return true;
 #endif
 }
 
@@ -269,20 +269,20 @@ static size_t join_words(char *dest, int count, char *words[])
 	return len;
 }
 
-/* Reserve bytes [offset, offset + len) now, so that touching them cannot fail; 0, or -1 and errno.
+/* Reserve bytes [offset, offset + len) now, so that touching them cannot fail (false if not).
  * Where that cannot be done (macOS), go on: a full /dev/shm can then end us with SIGBUS. */
-static int reserve(int fd, size_t offset, size_t len)
+static bool reserve(int fd, size_t offset, size_t len)
 {
 #if defined(_POSIX_ADVISORY_INFO) && _POSIX_ADVISORY_INFO > 0
 	int error = posix_fallocate(fd, (off_t)offset, (off_t)len); /* returns, not sets, errno */
 
 	if (error == 0 || error == EINVAL || error == ENODEV || error == EOPNOTSUPP)
-		return 0;
+		return true;
 	errno = error;
-	return -1;
+	return false;
 #else
 	(void)fd, (void)offset, (void)len;
-	return 0;
+	return true;
 #endif
 }
 
@@ -301,7 +301,7 @@ static bool read_input(int fd, const char *name, char *message, size_t room, siz
 			      shown(name), room, room + SHM_HEADER_SIZE);
 			return false;
 		}
-		if (reserve(fd, SHM_HEADER_SIZE + *len, (size_t)n) == -1) {
+		if (!reserve(fd, SHM_HEADER_SIZE + *len, (size_t)n)) {
 			report("posix_fallocate", name, errno, hint(RESERVE, errno));
 			return false;
 		}
@@ -313,13 +313,13 @@ static bool read_input(int fd, const char *name, char *message, size_t room, siz
 	return false;
 }
 
-/* A failure after step 3: say why (step NULL: already said), and clear our
+/* A failure after step 3: say why (step NULL: already said), clear our
  * segment as the next writer or reader would after a death, holding its lock
- * (clear_dead_segment): only if the name still leads to it.  Returns 1. */
-static int undo(const char *name, int fd, const char *step, const char *hint)
+ * (clear_dead_segment): only if the name still leads to it; exit 1. */
+static _Noreturn void clear_and_die(const char *name, int fd, const char *step, const char *hint)
 {
 	if (step != NULL)
 		report(step, name, errno, hint);
 	(void)clear_dead_segment(name, fd);
-	return 1;
+	exit(1);
 }
