@@ -204,15 +204,33 @@ part_asan() {
 	done
 }
 
-# shellcheck disable=SC2086 # $WARNINGS and $SANITIZE are lists of flags
 part_valgrind() {
+	under_valgrind valgrind tests/run.sh tests/faults.sh tests/hostile.sh
+}
+
+# make check's lanes run the part in two halves at once, each built into a
+# directory of its own: faults.sh, the longest script under valgrind, and the
+# others.
+part_valgrind_faults() {
+	under_valgrind valgrind-faults tests/faults.sh
+}
+part_valgrind_others() {
+	under_valgrind valgrind tests/run.sh tests/hostile.sh
+}
+
+# under_valgrind DIR SCRIPT...: build for valgrind into build/DIR, and run
+# each script with every run under valgrind; any report fails.
+# shellcheck disable=SC2086 # $WARNINGS is a list of flags
+under_valgrind() {
 	have valgrind || return
-	step "builds for valgrind (-O0 -g)" build valgrind cc -std=c11 $WARNINGS -O0 -g || return
+	dir=$1
+	shift
+	step "builds for valgrind (-O0 -g)" build "$dir" cc -std=c11 $WARNINGS -O0 -g || return
 	reports=$(reports_dir) || { result "not ok" "a directory for valgrind's reports" && return; }
-	# Everything runs some 20 times slower under valgrind: a case gets longer.
-	LIMIT=600 suite build/valgrind tests/run.sh "$VALGRIND --log-file=$reports/%p"
-	LIMIT=600 suite build/valgrind tests/faults.sh "$VALGRIND --log-file=$reports/%p"
-	LIMIT=600 suite build/valgrind tests/hostile.sh "$VALGRIND --log-file=$reports/%p"
+	for script in "$@"; do
+		# Everything runs some 20 times slower under valgrind: a case gets longer.
+		LIMIT=600 suite "build/$dir" "$script" "$VALGRIND --log-file=$reports/%p"
+	done
 	step "no valgrind report" no_reports "$reports"
 }
 
@@ -496,14 +514,14 @@ part_clone() {
 	tally "the cases run as nobody, in a clone"
 }
 
-# lanes: run every part, in four lanes at once (the machine has two cores,
+# lanes: run every part, in five lanes at once (the machine has two cores,
 # and most cases wait more than they work), each part in a process of its own
 # with its output in build/PART.log; then print the logs in order, and add
 # up each part's last line.  The bench, which measures, runs after them,
 # alone; the count of the troubleshooting messages seen comes last.
 lanes() {
 	DOCUMENTED=$PWD/build/documented.log && export DOCUMENTED && : >"$DOCUMENTED"
-	for lane in valgrind "asan static" "matrix arm64 clone" "faults musl macos user"; do
+	for lane in "valgrind_faults static macos" asan "arm64 matrix" "valgrind_others user" "faults musl clone"; do
 		(for part in $lane; do
 			start=$(date +%s)
 			sh tests/check.sh "$part" >"build/$part.log" 2>&1
@@ -511,7 +529,7 @@ lanes() {
 		done) &
 	done
 	wait
-	for part in faults asan valgrind static matrix arm64 musl macos user clone; do
+	for part in faults asan valgrind_others valgrind_faults static matrix arm64 musl macos user clone; do
 		echo "# --- $part (build/$part.log, $(cat "$logs/$part.seconds") s)"
 		sed 's/^/    /' "build/$part.log"
 		cp "build/$part.log" "$logs/suite.log" && tally "the $part part"

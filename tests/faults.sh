@@ -514,7 +514,7 @@ check "writer -f while a writer fills: that writer says its message is lost (exi
 failed_before_lock() {
 	need strace || return
 	(exec env "$no_leaks" strace -qq -f -o /dev/null -P "$(seg_file)" -e trace=flock,unlink,unlinkat \
-		-e inject=flock:error=ENOLCK -e inject=unlink,unlinkat:delay_enter=2000000 \
+		-e inject=flock:error=ENOLCK -e inject=unlink,unlinkat:delay_enter="$(held_for 2000000)" \
 		$RUN $WRITER_EMU "$WRITER" -n "$seg" first 2>"$work/writer_err") &
 	pid=$!
 	if ! wait_for grep -q "flock $seg: No locks available" "$work/writer_err" 2>/dev/null; then
@@ -550,7 +550,7 @@ found_then_gone() {
 	need strace || return
 	expect 0 writer -n "$seg" -s 64 half && poke 0 '\000\000\000\000' || return 1 # a dead writer's
 	(exec env "$no_leaks" strace -qq -o "$work/opens" -P "$(seg_file)" -e trace=open,openat \
-		-e inject=open,openat:delay_enter=1500000:when=2 \
+		-e inject=open,openat:delay_enter="$(held_for 1500000)":when=2 \
 		$RUN $WRITER_EMU "$WRITER" -n "$seg" first 2>"$work/writer_err") &
 	pid=$!
 	wait_for grep -q EEXIST "$work/opens" 2>/dev/null && expect 1 reader -n "$seg" && said "abandoned by its writer" &&
@@ -568,8 +568,8 @@ check "a writer whose found segment is removed before it opens it starts again a
 gave_up_after_attempts() {
 	need strace || return
 	rm -f "$work/input" && mkfifo "$work/input" || return 1
-	(exec timeout 20 env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock \
-		-e inject=flock:delay_enter=1000000 $RUN $WRITER_EMU "$WRITER" -n "$seg" - \
+	(exec timeout 60 env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock \
+		-e inject=flock:delay_enter="$(held_for 1000000)" $RUN $WRITER_EMU "$WRITER" -n "$seg" - \
 		<"$work/input" 2>"$work/writer_err") &
 	pid=$!
 	exec 3>"$work/input"

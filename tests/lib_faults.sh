@@ -73,13 +73,20 @@ traced() {
 	env "$no_leaks" strace -qq "$@"
 }
 
+# held_for MICROSECONDS: how long to hold a program at a call so that other
+# programs act meanwhile: as given, or three times that under $RUN, a checker
+# such as valgrind, under which every program starts and runs far slower.
+held_for() {
+	if [ -z "$RUN" ]; then echo "$1"; else echo $(($1 * 3)); fi
+}
+
 # held_at_flock MICROSECONDS PROGRAM ARGS...: start PROGRAM (with $RUN) in
 # the background under strace, held for that long on entering its first
 # flock; the redirections of the call apply to it.  strace's process id goes
 # to $held (PROGRAM is its child).
 # shellcheck disable=SC2086 # RUN is a command line
 held_at_flock() {
-	delay=$1
+	delay=$(held_for "$1")
 	shift
 	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock \
 		-e inject=flock:delay_enter="$delay":when=1 $RUN "$@") &
