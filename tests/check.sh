@@ -223,13 +223,13 @@ part_valgrind_others() {
 # shellcheck disable=SC2086 # $WARNINGS is a list of flags
 under_valgrind() {
 	have valgrind || return
-	dir=$1
+	programs=build/$1 # build() sets $dir itself
+	step "builds for valgrind (-O0 -g)" build "$1" cc -std=c11 $WARNINGS -O0 -g || return
 	shift
-	step "builds for valgrind (-O0 -g)" build "$dir" cc -std=c11 $WARNINGS -O0 -g || return
 	reports=$(reports_dir) || { result "not ok" "a directory for valgrind's reports" && return; }
 	for script in "$@"; do
 		# Everything runs some 20 times slower under valgrind: a case gets longer.
-		LIMIT=600 suite "build/$dir" "$script" "$VALGRIND --log-file=$reports/%p"
+		LIMIT=600 suite "$programs" "$script" "$VALGRIND --log-file=$reports/%p"
 	done
 	step "no valgrind report" no_reports "$reports"
 }
