@@ -86,9 +86,9 @@ build() {
 }
 
 # suite DIR SCRIPT [RUN]: run a test script against the programs in DIR and
-# add its counts to ours.
+# add its counts to ours.  Its header names the checker and the emulators.
 suite() {
-	echo "# $2 against $1/${3:+ under $3}"
+	echo "# $2 against $1/${3:+ under $3}${EMU:+ under $EMU}${WRITER_EMU:+, its writer under $WRITER_EMU}${READER_EMU:+, its reader under $READER_EMU}"
 	WRITER=$1/writer.out READER=$1/reader.out RUN=${3:-} sh "$2" |
 		tee "$logs/suite.log" | sed 's/^/    /'
 	tally "$2 against $1/"
@@ -521,7 +521,7 @@ part_clone() {
 # alone; the count of the troubleshooting messages seen comes last.
 lanes() {
 	DOCUMENTED=$PWD/build/documented.log && export DOCUMENTED && : >"$DOCUMENTED"
-	for lane in "valgrind_faults static macos" asan "arm64 matrix" "valgrind_others user" "faults musl clone"; do
+	for lane in "valgrind_faults static macos" asan "arm64 matrix" valgrind_others "faults musl clone user"; do
 		(for part in $lane; do
 			start=$(date +%s)
 			sh tests/check.sh "$part" >"build/$part.log" 2>&1
