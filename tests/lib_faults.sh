@@ -80,18 +80,23 @@ held_for() {
 	if [ -z "$RUN" ]; then echo "$1"; else echo $(($1 * 3)); fi
 }
 
-# held_at_flock MICROSECONDS PROGRAM ARGS...: start PROGRAM (with $RUN) in
-# the background under strace, held for that long on entering its first
-# flock; the redirections of the call apply to it.  strace's process id goes
-# to $held (PROGRAM is its child).
+# held_at CALL enter|exit MICROSECONDS PROGRAM ARGS...: start PROGRAM (with
+# $RUN) in the background under strace, held for that long (held_for) on
+# entering, or leaving, its first CALL (a list: unlink,unlinkat); the
+# redirections of the call apply to it.  strace's process id goes to $held
+# (PROGRAM is its child).  held_at_flock MICROSECONDS PROGRAM ARGS...: held on
+# entering its first flock.
 # shellcheck disable=SC2086 # RUN is a command line
-held_at_flock() {
-	delay=$(held_for "$1")
-	shift
-	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace=flock \
-		-e inject=flock:delay_enter="$delay":when=1 $RUN "$@") &
+held_at() {
+	call=$1 when=$2 delay=$(held_for "$3")
+	shift 3
+	(exec env "$no_leaks" strace -qq -f -o /dev/null -e trace="$call" \
+		-e inject="$call:delay_$when=$delay:when=1" $RUN "$@") &
 	# shellcheck disable=SC2034 # read by the caller
 	held=$!
+}
+held_at_flock() {
+	held_at flock enter "$@"
 }
 
 # counted: skip the case when $RUN wraps the programs, or an emulator runs

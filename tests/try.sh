@@ -59,17 +59,14 @@ one_run() {
 	status=$?
 }
 
-# held_at CALL WHEN MICROSECONDS PROGRAM ARGS...: start PROGRAM in the
-# background, held by strace on entering (WHEN enter) or leaving (exit) its
-# first CALL; its output in $work/held_out, its error in $work/held_err, its
-# strace's process id in $held.
-held_at() {
-	call=$1 when=$2 delay=$3
+# printing_held CALL enter|exit MICROSECONDS PROGRAM ARGS...: held_at, with
+# a time limit, its output in $work/held_out (emptied first: it is looked at
+# to know when this one printed) and its error in $work/held_err.
+printing_held() {
+	at=$1 on=$2 for=$3
 	shift 3
-	rm -f "$work/held_out" # not the last one's: it is looked at to know when this one printed
-	(exec timeout 20 env "$no_leaks" strace -qq -f -o /dev/null -e trace="$call" \
-		-e inject="$call:delay_$when=$delay:when=1" "$@" >"$work/held_out" 2>"$work/held_err") &
-	held=$!
+	rm -f "$work/held_out"
+	held_at "$at" "$on" "$for" timeout 20 "$@" >"$work/held_out" 2>"$work/held_err"
 }
 
 # --- The rows, in the table's order ---------------------------------------------
@@ -108,7 +105,7 @@ try_full_shm_words() {
 try_reader_during_setup() {
 	need strace || return
 	rm -f "$one_file"
-	held_at ftruncate exit 2000000 "$work/one_writer"
+	printing_held ftruncate exit 2000000 "$work/one_writer"
 	wait_for [ -s "$one_file" ] && one_run "$work/one_reader"
 	wait "$held"
 	if [ "$status" -eq 0 ] && [ ! -s "$work/out" ] && [ ! -e "$one_file" ]; then
@@ -116,7 +113,7 @@ try_reader_during_setup() {
 	else
 		one "the reader: $(ended_by "$status"), printed $(wc -c <"$work/out") bytes"
 	fi
-	held_at ftruncate exit 2000000 "$WRITER" -n "$seg" hello
+	printing_held ftruncate exit 2000000 "$WRITER" -n "$seg" hello
 	wait_for [ -s "$(seg_file)" ] && expect 1 reader -n "$seg" && said "busy" && silent &&
 		wait "$held" && expect 0 reader -n "$seg" && printf 'hello\n' >"$work/expected" &&
 		printed "$work/expected" && three "busy, exit 1; once published, printed whole" && three_held=yes
@@ -129,7 +126,7 @@ try_reader_during_setup() {
 try_racing_readers() {
 	need strace || return
 	rm -f "$one_file"
-	one_run "$work/one_writer" && held_at unlink,unlinkat enter 2000000 "$work/one_reader"
+	one_run "$work/one_writer" && printing_held unlink,unlinkat enter 2000000 "$work/one_reader"
 	wait_for [ -s "$work/held_out" ] && one_run "$work/one_reader"
 	wait "$held"
 	if [ -s "$work/held_out" ] && cmp -s "$work/held_out" "$work/out"; then
@@ -137,7 +134,7 @@ try_racing_readers() {
 	else
 		one "the second reader: $(ended_by "$status"), printed $(wc -c <"$work/out") bytes"
 	fi
-	expect 0 writer -n "$seg" hello && held_at unlink,unlinkat enter 2000000 "$READER" -n "$seg"
+	expect 0 writer -n "$seg" hello && printing_held unlink,unlinkat enter 2000000 "$READER" -n "$seg"
 	wait_for [ -s "$work/held_out" ] && expect 1 reader -n "$seg" && said "busy" && silent &&
 		wait "$held" && three "one printed it, the other: busy" && three_held=yes
 	[ -n "${three_held:-}" ] || three "the second reader: $(cat "$work/err")"
@@ -192,7 +189,7 @@ try_planted_as_nobody() {
 try_renamed_while_printed() {
 	need strace || return
 	rm -f "$one_file" "${one_file}_moved"
-	one_run "$work/one_writer" && held_at write exit 2000000 "$work/one_reader"
+	one_run "$work/one_writer" && printing_held write exit 2000000 "$work/one_reader"
 	wait_for [ -s "$work/held_out" ] && mv "$one_file" "${one_file}_moved" && one_run "$work/one_writer"
 	wait "$held"
 	rm -f "${one_file}_moved"
@@ -201,7 +198,7 @@ try_renamed_while_printed() {
 	else
 		one "the new message stayed"
 	fi
-	expect 0 writer -n "$seg" first && held_at write exit 2000000 "$READER" -n "$seg"
+	expect 0 writer -n "$seg" first && printing_held write exit 2000000 "$READER" -n "$seg"
 	wait_for [ -s "$work/held_out" ] && mv "$(seg_file)" "$(seg_file)_moved" &&
 		expect 0 writer -n "$seg" second && wait "$held" && expect 0 reader -n "$seg" &&
 		printf 'second\n' >"$work/expected" && printed "$work/expected" &&
