@@ -666,7 +666,7 @@ check "a reader that ends just as the writer looks at it, at the end: the writer
 # calls, which some C libraries make with the same system call, into
 # $work/trace.  nth_look N: "NAME COUNT" for the Nth call there that names
 # the segment's file: which call it is, and its number among those of its
-# name, as strace's when=N counts them.
+# name, as strace's when=N counts them; if there is none, the trace is shown.
 looks_traced() {
 	trace="env $no_leaks strace -qq -P $(seg_file) -e trace=stat,stat64,newfstatat,statx,fstat,fstat64"
 	$trace -o "$work/trace" "$work/live_writer.out" <"$work/writer_in" 2>"$work/writer_err" &
@@ -676,7 +676,11 @@ looks_traced() {
 nth_look() {
 	awk -v path="\"$(seg_file)\"" -v n="$1" '/^(---|\+\+\+)/ { next }
 		{ name = $0; sub(/\(.*/, "", name); count[name]++ }
-		index($0, path) && ++named == n { print name, count[name]; exit }' "$work/trace"
+		index($0, path) && ++named == n { print name, count[name]; found = 1; exit }
+		END { exit !found }' "$work/trace" && return 0
+	echo "no look number $1 at the name in:" >&2
+	cat "$work/trace" >&2
+	return 1
 }
 
 # A reader that meets the writer while the writer, first, looks at it (held
@@ -688,8 +692,7 @@ nth_look() {
 live_met_while_looking() {
 	numbered || return
 	build_live && printf 'data\n' >"$work/writer_in" && looks_traced || return 1
-	look=$(nth_look 2)
-	[ -n "$look" ] || { echo "no second look at the name in:" && cat "$work/trace" && return 1; }
+	look=$(nth_look 2) || return 1
 	live_wrap="$trace -o /dev/null -e inject=${look% *}:delay_enter=2000000:when=${look#* }"
 	start_live writer
 	live_wrap=
@@ -705,8 +708,7 @@ check "a first writer that looks at the name just as a reader meets it does not 
 live_stat_fails() {
 	numbered || return
 	build_live && printf 'data\n' >"$work/writer_in" && looks_traced || return 1
-	look=$(nth_look 1)
-	[ -n "$look" ] || { echo "no look at the name in:" && cat "$work/trace" && return 1; }
+	look=$(nth_look 1) || return 1
 	live_wrap="$trace -o /dev/null -e inject=${look% *}:error=EACCES:when=${look#* }+${look#* }"
 	start_live writer
 	live_wrap=
