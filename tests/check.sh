@@ -292,11 +292,7 @@ part_mixed_widths() {
 	fi
 	how_32_bits_run || return
 	step "gcc -m32 builds with -Werror" build m32 gcc -m32 -std=c11 $WARNINGS -O2 || return
-	mkdir -p build/m32-writer build/m32-reader &&
-		cp build/m32/writer.out build/m32-writer/ && cp reader.out build/m32-writer/ &&
-		cp writer.out build/m32-reader/ && cp build/m32/reader.out build/m32-reader/ || return
-	WRITER_EMU=$m32_emu LESSON_TWO=no suite build/m32-writer tests/run.sh
-	READER_EMU=$m32_emu LESSON_TWO=no suite build/m32-reader tests/run.sh
+	mixed_pairs m32 "$m32_emu"
 	# Lesson two built for 32 bits: its cases, and a 64-bit pair met with it.
 	EMU=$m32_emu CC=gcc LESSON_CFLAGS=-m32 LIVE_OTHER=cc ONLY='live_*' suite . tests/run.sh
 	[ -z "$m32_emu" ] && [ -n "$qemu_i386" ] || return 0
@@ -357,11 +353,19 @@ part_arm64() {
 			suite build/arm64 "tests/$script.sh"
 	done
 	step "every case skipped under qemu-aarch64 is one tests/README.md lists" listed_skips "$logs/skipped"
-	mkdir -p build/arm64-writer build/arm64-reader &&
-		cp build/arm64/writer.out build/arm64-writer/ && cp reader.out build/arm64-writer/ &&
-		cp writer.out build/arm64-reader/ && cp build/arm64/reader.out build/arm64-reader/ || return
-	WRITER_EMU=$ARM64_EMU LESSON_TWO=no suite build/arm64-writer tests/run.sh
-	READER_EMU=$ARM64_EMU LESSON_TWO=no suite build/arm64-reader tests/run.sh
+	mixed_pairs arm64 "$ARM64_EMU"
+}
+
+# mixed_pairs BUILD EMU: BUILD's writer with this machine's reader, and this
+# machine's writer with BUILD's reader (in build/BUILD-writer and
+# build/BUILD-reader), each through run.sh without lesson two; BUILD's
+# programs run under EMU (empty: natively).
+mixed_pairs() {
+	mkdir -p "build/$1-writer" "build/$1-reader" &&
+		cp "build/$1/writer.out" reader.out "build/$1-writer/" &&
+		cp writer.out "build/$1/reader.out" "build/$1-reader/" || return
+	WRITER_EMU=$2 LESSON_TWO=no suite "build/$1-writer" tests/run.sh
+	READER_EMU=$2 LESSON_TWO=no suite "build/$1-reader" tests/run.sh
 }
 
 # listed_skips FILE: every case function named in FILE (one a line) is in
